@@ -1,0 +1,202 @@
+"""What the generator knows about the world, read from data files.
+
+Releases, boards, engines, models and image features are facts about
+upstream projects and hardware; they live in `data/*.yaml` so that adding a
+board or bumping a pin is a data change, never an `if board == ...` in code.
+The files are validated as strictly as user specs: a typo in the catalog
+must fail loudly, not render a broken layer.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from importlib import resources
+from typing import Dict, List, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SHA1 = re.compile(r"^[0-9a-f]{40}$")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RepoPin(_Data):
+    """One upstream git repository pinned to a commit on a release branch."""
+
+    url: str
+    branch: str
+    commit: str
+    tag: Optional[str] = None
+
+    @field_validator("commit")
+    @classmethod
+    def _full_sha(cls, v: str) -> str:
+        if not SHA1.match(v):
+            raise ValueError(f"commit must be 40 lowercase hex digits, got {v!r}")
+        return v
+
+
+class Release(_Data):
+    name: str
+    version: str
+    lts: bool
+    layerseries: str
+    kernel: str
+    repos: Dict[str, RepoPin]
+
+
+class Qemu(_Data):
+    system: str
+    machine: str
+    cpu: str
+    smp: int
+    console: str
+    kernel_image: str
+    rootfs: str
+    root_device: str
+    boot_args: str
+
+
+class Board(_Data):
+    name: str
+    machine: str
+    description: str
+    arch: str
+    kernel_arch: str
+    cpu: str
+    kernel_provider: str
+    releases: List[str]
+    capabilities: List[str]
+    layers: List[str] = Field(default_factory=list)
+    memory_mb: int
+    qemu: Optional[Qemu] = None
+
+
+class Backend(_Data):
+    name: str
+    summary: str
+    packageconfig: Optional[str] = None
+    always: bool = False
+    needs: List[str] = Field(default_factory=list)
+    distro_features: List[str] = Field(default_factory=list)
+    layers: List[str] = Field(default_factory=list)
+    allows_wx: bool = False
+
+
+class EngineServer(_Data):
+    default_port: int
+
+
+class Engine(_Data):
+    name: str
+    recipe: str
+    summary: str
+    homepage: str
+    license: str
+    cve_product: str
+    version: str
+    tag: str
+    srcrev: str
+    src_uri: str
+    lic_files_chksum: str
+    model_formats: List[str]
+    backends: Dict[str, Backend]
+    server: EngineServer
+
+    @field_validator("srcrev")
+    @classmethod
+    def _full_sha(cls, v: str) -> str:
+        if not SHA1.match(v):
+            raise ValueError(f"srcrev must be 40 lowercase hex digits, got {v!r}")
+        return v
+
+
+class Model(_Data):
+    """A model artefact: one file, pinned by sha256, with its licence."""
+
+    name: str
+    summary: str
+    version: str
+    engine: str
+    format: str
+    url: str
+    filename: str
+    sha256: str
+    size: int
+    license: str
+    lic_files_chksum: str
+    license_flags: str = ""
+    homepage: str
+    source: str = ""
+
+    @field_validator("sha256")
+    @classmethod
+    def _sha256(cls, v: str) -> str:
+        if not SHA256.match(v):
+            raise ValueError(f"sha256 must be 64 lowercase hex digits, got {v!r}")
+        return v
+
+    @field_validator("url")
+    @classmethod
+    def _https(cls, v: str) -> str:
+        if not v.startswith("https://"):
+            raise ValueError("models are fetched over https only")
+        return v
+
+
+class Feature(_Data):
+    name: str
+    summary: str
+    image_features: List[str]
+
+
+class Layer(_Data):
+    """A layer collection and where it lives upstream."""
+
+    name: str
+    repo: str
+    path: str
+
+
+class Catalog(_Data):
+    releases: Dict[str, Release]
+    layers: Dict[str, Layer]
+    boards: Dict[str, Board]
+    engines: Dict[str, Engine]
+    models: Dict[str, Model]
+    features: Dict[str, Feature]
+
+
+def _named(raw: dict, nested: Optional[str] = None) -> dict:
+    """Give each entry of a `{name: {...}}` mapping its own `name` field."""
+    out = {}
+    for name, body in (raw or {}).items():
+        body = dict(body)
+        body["name"] = name
+        if nested:
+            body[nested] = _named(body.get(nested, {}))
+        out[name] = body
+    return out
+
+
+def _read(name: str) -> dict:
+    text = resources.files("edgegenai").joinpath("data", name).read_text("utf-8")
+    return yaml.safe_load(text) or {}
+
+
+@functools.lru_cache(maxsize=1)
+def load_catalog() -> Catalog:
+    """Read and validate the built-in catalog (cached: it never changes at run time)."""
+    return Catalog(
+        releases=_named(_read("releases.yaml")),
+        layers=_named(_read("layers.yaml")),
+        boards=_named(_read("boards.yaml")),
+        engines=_named(_read("engines.yaml"), nested="backends"),
+        models=_named(_read("models.yaml")),
+        features=_named(_read("features.yaml")),
+    )

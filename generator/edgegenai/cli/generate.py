@@ -1,0 +1,50 @@
+"""`edgegenai generate [SPEC] [-o DIR] [--check]`: render the layer and kas files.
+
+Without SPEC the built-in default spec is used.  The generator owns
+`meta-edgegenai/` and `kas/` inside DIR: after a run they hold exactly what
+the spec renders (files it no longer renders are removed).  `--check` writes
+nothing, prints a diff of what would change and exits 1 when the committed
+output is stale, so CI can catch a spec edited without regenerating.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .. import render, spec as spec_mod, writer
+
+
+@click.command("generate")
+@click.argument("spec_file", metavar="[SPEC]", required=False, type=click.Path(path_type=Path))
+@click.option("-o", "--output", "out_dir", default=".", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Directory that receives meta-edgegenai/ and kas/.")
+@click.option("--check", is_flag=True,
+              help="Write nothing; exit 1 with a diff if the output directory is not up to date.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the summary line.")
+def command(spec_file, out_dir, check, quiet):
+    """Render meta-edgegenai/ and kas/ from SPEC (default: the built-in spec)."""
+    spec = spec_mod.load_spec(spec_file)
+    files = render.render(spec)
+    if check:
+        changes = [c for c in writer.plan(files, out_dir) if c.action != writer.UNCHANGED]
+        if changes:
+            click.echo(writer.diff(files, out_dir), nl=False)
+            click.echo(f"edgegenai: {len(changes)} file(s) out of date in {out_dir}; "
+                       f"run: edgegenai generate {spec_file or ''} -o {out_dir}".replace("  ", " "),
+                       err=True)
+            sys.exit(1)
+        click.echo(f"edgegenai: {len(files)} files up to date in {out_dir}")
+        return
+    changes = writer.write(files, out_dir)
+    counts = {}
+    for change in changes:
+        counts[change.action] = counts.get(change.action, 0) + 1
+        if not quiet and change.action != writer.UNCHANGED:
+            click.echo(f"{change.action:>9}  {change.path}")
+    summary = ", ".join(f"{counts.get(a, 0)} {a}" for a in
+                        (writer.CREATE, writer.UPDATE, writer.UNCHANGED, writer.REMOVE))
+    click.echo(f"edgegenai: {summary} in {out_dir}")

@@ -1,0 +1,85 @@
+"""The command line as a user meets it: exit codes, messages, nothing half-written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "edgegenai", *args], cwd=cwd,
+                          capture_output=True, text=True)
+
+
+def test_version():
+    out = run("--version")
+    assert out.returncode == 0 and out.stdout.startswith("edgegenai, version ")
+
+
+def test_boards_table_lists_the_catalog():
+    out = run("boards")
+    assert out.returncode == 0
+    lines = out.stdout.splitlines()
+    assert lines[0].split()[:3] == ["BOARD", "MACHINE", "ARCH"]
+    assert any(line.startswith("qemuarm64 ") and "aarch64" in line for line in lines)
+    assert any(line.startswith("llama-cpp ") and " vulkan " in line for line in lines)
+
+
+def test_schema_is_json_schema():
+    out = run("schema")
+    schema = json.loads(out.stdout)
+    assert schema["title"] == "edgegenai spec"
+    assert "boards" in schema["required"]
+    assert set(schema["properties"]) == {"project", "releases", "boards", "engines", "models", "image"}
+
+
+def test_generate_default_then_check(tmp_path):
+    first = run("generate", "-o", str(tmp_path))
+    assert first.returncode == 0, first.stderr
+    assert "created  meta-edgegenai/conf/layer.conf" in first.stdout
+    assert run("generate", "--check", "-o", str(tmp_path)).returncode == 0
+    (tmp_path / "kas/qemuarm64.yml").write_text("edited\n")
+    stale = run("generate", "--check", "-o", str(tmp_path))
+    assert stale.returncode == 1
+    assert "+++ b/kas/qemuarm64.yml" in stale.stdout
+    assert "1 file(s) out of date" in stale.stderr
+    again = run("generate", "-o", str(tmp_path))
+    assert "edgegenai: 0 created, 1 updated, 18 unchanged, 0 removed" in again.stdout
+
+
+def test_check_passes_on_the_committed_tree():
+    out = run("generate", "--check", cwd=ROOT)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("text,message", [
+    ("boards: [rpi9]\nmodels: [smollm2-360m-instruct-q4-k-m]\n", "edgegenai: error: boards[0]: unknown board 'rpi9'; known: qemuarm64, qemux86-64"),
+    ("boards: [qemuarm64]\nengines:\n  llama-cpp:\n    backends: [vulkan]\nmodels: [smollm2-360m-instruct-q4-k-m]\n",
+     "edgegenai: error: engines.llama-cpp.backends[0]: backend 'vulkan' needs vulkan, which board 'qemuarm64'"),
+    ("boards: [\n", "not valid YAML"),
+])
+def test_bad_spec_exits_2_and_writes_nothing(tmp_path, text, message):
+    spec = tmp_path / "edgegenai.yaml"
+    spec.write_text(text)
+    out_dir = tmp_path / "out"
+    result = run("generate", str(spec), "-o", str(out_dir))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not out_dir.exists()
+
+
+def test_missing_spec_file_exits_2(tmp_path):
+    result = run("generate", str(tmp_path / "nope.yaml"), "-o", str(tmp_path / "out"))
+    assert result.returncode == 2 and "cannot read spec" in result.stderr
+
+
+def test_spec_command_prints_a_valid_spec(tmp_path):
+    spec = tmp_path / "mine.yaml"
+    spec.write_text(run("spec").stdout)
+    assert run("generate", str(spec), "-o", str(tmp_path / "out")).returncode == 0
