@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jsonschema
+import yaml
 import pytest
 from kas import CONFIGSCHEMA
 from kas.includehandler import ConfigFile
@@ -51,3 +52,30 @@ def test_board_with_option_resolves(board, option):
     layers = (ROOT / "meta-edgegenai" / "conf" / "layer.conf").read_text()
     if option and option.stem not in ("debug",):
         assert option.stem in layers, f"layer does not claim {option.stem}"
+
+
+@pytest.mark.parametrize("board", BOARDS, ids=lambda p: p.name)
+@pytest.mark.parametrize("option", OPTIONS, ids=lambda p: p.name)
+def test_kas_menu_selection_becomes_the_same_includes(tmp_path, board, option):
+    """kas menu's own code turns a selection in kas/Kconfig into includes that exist."""
+    from kas.plugins.menu import Menu
+    from kconfiglib import Kconfig
+
+    menu = Menu()
+    menu.orig_config = {}  # no earlier .config.yaml
+    menu.kconf = Kconfig(str(ROOT / "kas" / "Kconfig"), warn_to_stderr=False)
+    symbol = "".join(c if c.isalnum() else "_" for c in board.stem).upper()
+    menu.kconf.syms[f"BOARD_{symbol}"].set_value("y")
+    if option.stem == "debug":
+        menu.kconf.syms["DEBUG_IMAGE"].set_value("y")
+    else:
+        menu.kconf.syms[f"RELEASE_{option.stem.upper()}"].set_value("y")
+    saved = tmp_path / ".config.yaml"
+    menu.save_config(str(saved), str(ROOT))
+    config = yaml.safe_load(saved.read_text())
+    includes = config["header"]["includes"]
+    assert includes[0] == f"kas/{board.name}"
+    assert f"kas/opt/{option.name}" in includes
+    assert config["target"] == ["edgegenai-image"]
+    assert all((ROOT / inc).is_file() for inc in includes)
+    jsonschema.validate(config, CONFIGSCHEMA)

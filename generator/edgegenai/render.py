@@ -97,6 +97,11 @@ def _repos(release: Release, catalog: Catalog, collections: List[str]) -> List[T
     return out
 
 
+def _symbol(name: str) -> str:
+    """A Kconfig symbol suffix: qemux86-64 -> QEMUX86_64."""
+    return "".join(c if c.isalnum() else "_" for c in name).upper()
+
+
 def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     """Render the layer and the kas files; keys are paths relative to the output dir."""
     catalog = catalog or load_catalog()
@@ -182,4 +187,8 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
         put(f"{KAS}/opt/{release.name}.yml", "kas/release.yml.j2", release=release,
             repos=_repos(release, catalog, collections))
     put(f"{KAS}/opt/debug.yml", "kas/debug.yml.j2")
+    put(f"{KAS}/Kconfig", "kas/Kconfig.j2",
+        boards=[{"symbol": _symbol(b.name), "name": b.name, "machine": b.machine, "arch": b.arch,
+                 "description": b.description} for b in boards],
+        releases=[{"symbol": _symbol(r.name), "name": r.name, "version": r.version} for r in releases])
     return dict(sorted(files.items()))

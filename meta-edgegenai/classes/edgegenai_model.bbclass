@@ -28,6 +28,7 @@ MODEL_LICENSE ?= "${LICENSE}"
 MODEL_DIR ?= "${datadir}/edgegenai/models"
 # scarthgap unpacks into WORKDIR, later releases into UNPACKDIR
 MODEL_SRCDIR = "${@d.getVar('UNPACKDIR') or d.getVar('WORKDIR')}"
+S = "${MODEL_SRCDIR}"
 
 inherit allarch
 
