@@ -49,7 +49,7 @@ def test_generate_default_then_check(tmp_path):
     assert "+++ b/kas/qemuarm64.yml" in stale.stdout
     assert "1 file(s) out of date" in stale.stderr
     again = run("generate", "-o", str(tmp_path))
-    assert "edgegenai: 0 created, 1 updated, 18 unchanged, 0 removed" in again.stdout
+    assert "edgegenai: 0 created, 1 updated, 19 unchanged, 0 removed" in again.stdout
 
 
 def test_check_passes_on_the_committed_tree():

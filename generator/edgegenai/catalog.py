@@ -70,11 +70,25 @@ class Board(_Data):
     kernel_arch: str
     cpu: str
     kernel_provider: str
+    kernel_layer: str
+    kernel_versions: Dict[str, str]
     releases: List[str]
     capabilities: List[str]
     layers: List[str] = Field(default_factory=list)
     memory_mb: int
     qemu: Optional[Qemu] = None
+
+    def capabilities_on(self, release: str) -> List[str]:
+        """Capabilities on one release: `x@release` entries count only there."""
+        out = []
+        for cap in self.capabilities:
+            name, _, only = cap.partition("@")
+            if not only or only == release:
+                out.append(name)
+        return out
+
+    def releases_with(self, capability: str) -> List[str]:
+        return [r for r in self.releases if capability in self.capabilities_on(r)]
 
 
 class Backend(_Data):
@@ -149,6 +163,78 @@ class Model(_Data):
         return v
 
 
+class Device(_Data):
+    """The device node an accelerator shows up as, and who may open it."""
+
+    subsystem: str
+    group: str
+    mode: str
+    node: str
+
+
+class Accelerator(_Data):
+    name: str
+    summary: str
+    vendor: str
+    needs: List[str]
+    stack: str
+    kernel_modules: List[str]
+    kernel_config: Dict[str, str]
+    device: Device
+    mesa_packageconfig: List[str] = Field(default_factory=list)
+    runtime_note: str = ""
+
+
+class Driver(_Data):
+    """An out-of-tree kernel module built with OE-core's module class."""
+
+    recipe: str
+    summary: str
+    homepage: str
+    pv: str
+    tag: Optional[str] = None
+    src_uri: str
+    srcrev: str
+    license: str
+    lic_files_chksum: str
+    module_dir: str
+    patches: List[str] = Field(default_factory=list)
+
+    @field_validator("srcrev")
+    @classmethod
+    def _full_sha(cls, v: str) -> str:
+        if not SHA1.match(v):
+            raise ValueError(f"srcrev must be 40 lowercase hex digits, got {v!r}")
+        return v
+
+
+class RemoteFile(_Data):
+    url: str
+    md5: Optional[str] = None
+    sha256: Optional[str] = None
+    name: str = ""
+    install: Optional[str] = None
+    extract: Optional[str] = None
+
+
+class Firmware(_Data):
+    recipe: str
+    summary: str
+    homepage: str
+    pv: str
+    license_flags: str
+    files: List[RemoteFile]
+    licence_file: RemoteFile
+
+
+class Stack(_Data):
+    name: str
+    summary: str
+    version: str
+    driver: Optional[Driver] = None
+    firmware: Optional[Firmware] = None
+
+
 class Feature(_Data):
     name: str
     summary: str
@@ -170,6 +256,8 @@ class Catalog(_Data):
     engines: Dict[str, Engine]
     models: Dict[str, Model]
     features: Dict[str, Feature]
+    accelerators: Dict[str, Accelerator]
+    stacks: Dict[str, Stack]
 
 
 def _named(raw: dict, nested: Optional[str] = None) -> dict:
@@ -199,4 +287,6 @@ def load_catalog() -> Catalog:
         engines=_named(_read("engines.yaml"), nested="backends"),
         models=_named(_read("models.yaml")),
         features=_named(_read("features.yaml")),
+        accelerators=_named(_read("accelerators.yaml")),
+        stacks=_named(_read("stacks.yaml")),
     )

@@ -34,10 +34,24 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class AcceleratorRef(_Spec):
+    """An accelerator fitted to a board; a plain name or `{name: ..., version: ...}`."""
+
+    name: str = Field(description="Accelerator name from the catalog (`edgegenai boards`).")
+    version: Optional[str] = Field(None, description="Driver stack version; must be the pinned one if given.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, v: Any) -> Any:
+        return {"name": v} if isinstance(v, str) else v
+
+
 class BoardRef(_Spec):
-    """A board of the catalog; written as a plain name or `{name: ...}`."""
+    """A board of the catalog; written as a plain name or `{name: ..., accelerators: [...]}`."""
 
     name: str = Field(description="Board name from the catalog (`edgegenai boards`).")
+    accelerators: List[AcceleratorRef] = Field(default_factory=list,
+                                               description="Accelerators fitted to this board.")
 
     @model_validator(mode="before")
     @classmethod
@@ -183,6 +197,7 @@ def check_meaning(spec: Spec, catalog: Catalog) -> List[str]:
             if rel in catalog.releases and rel not in board.releases:
                 problems.append(f"boards[{i}]: board '{ref.name}' does not support release '{rel}'; "
                                 f"it supports: {_known(board.releases)}")
+        problems.extend(_check_accelerators(i, ref, board, spec, catalog))
 
     for ename, espec in spec.engines.items():
         engine = catalog.engines.get(ename)
@@ -197,10 +212,11 @@ def check_meaning(spec: Spec, catalog: Catalog) -> List[str]:
                 continue
             for i, ref in enumerate(spec.boards):
                 board = catalog.boards.get(ref.name)
-                missing = [n for n in backend.needs if board and n not in board.capabilities]
-                if missing:
-                    problems.append(f"{where}: backend '{bname}' needs {', '.join(missing)}, which board "
-                                    f"'{ref.name}' (boards[{i}]) does not have")
+                if board is None:
+                    continue
+                problems.extend(f"{where}: backend '{bname}' {why}"
+                                for why in _lacks(board, f"board '{ref.name}' (boards[{i}])",
+                                                  backend.needs, spec.releases))
         served = [m for m in spec.models if _engine_of(m, catalog) == ename]
         wanted = espec.server.model
         if wanted is not None and wanted not in [m.name for m in served]:
@@ -235,6 +251,47 @@ def check_meaning(spec: Spec, catalog: Catalog) -> List[str]:
     for k, feat in enumerate(spec.image.features):
         if feat not in catalog.features:
             problems.append(f"image.features[{k}]: unknown feature '{feat}'; known: {_known(catalog.features)}")
+    return problems
+
+
+def _lacks(board, label: str, needs: List[str], releases: List[str]) -> List[str]:
+    """Why a board cannot provide `needs` on the spec's releases (empty: it can)."""
+    out = []
+    for need in needs:
+        have = board.releases_with(need)
+        if not have:
+            out.append(f"needs {need}, which {label} does not have")
+        elif set(releases) - set(have):
+            missing = ", ".join(sorted(set(releases) - set(have)))
+            out.append(f"needs {need}, which {label} has only on {_known(have)}, not on {missing}; "
+                       f"drop {missing} from releases")
+    return out
+
+
+def _check_accelerators(i: int, ref: BoardRef, board, spec: Spec, catalog: Catalog) -> List[str]:
+    problems = []
+    stacks: Dict[str, str] = {}  # vendor -> stack already on this board
+    seen = set()
+    for j, acc_ref in enumerate(ref.accelerators):
+        where = f"boards[{i}].accelerators[{j}]"
+        acc = catalog.accelerators.get(acc_ref.name)
+        if acc is None:
+            problems.append(f"{where}: unknown accelerator '{acc_ref.name}'; known: {_known(catalog.accelerators)}")
+            continue
+        if acc.name in seen:
+            problems.append(f"{where}: accelerator '{acc.name}' is named twice on board '{ref.name}'")
+        seen.add(acc.name)
+        problems.extend(f"{where}: {acc.name} {why}"
+                        for why in _lacks(board, f"board '{ref.name}'", acc.needs, spec.releases))
+        stack = catalog.stacks[acc.stack]
+        if acc_ref.version is not None and acc_ref.version != stack.version:
+            problems.append(f"{where}.version: {acc.name} runs with the {stack.name} stack at {stack.version} "
+                            f"(driver, firmware and runtime pinned together), not {acc_ref.version}")
+        other = stacks.get(acc.vendor)
+        if other is not None and other != acc.stack:
+            problems.append(f"{where}: {acc.name} needs the {acc.stack} stack but board '{ref.name}' already "
+                            f"carries {other}; their drivers and firmware cannot be mixed on one board")
+        stacks.setdefault(acc.vendor, acc.stack)
     return problems
 
 

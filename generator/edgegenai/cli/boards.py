@@ -17,7 +17,7 @@ def table(rows, header) -> str:
 
 @click.command("boards")
 def command():
-    """List the known boards: MACHINE, architecture, releases, capabilities."""
+    """List the known boards, engine backends and accelerators, and what runs where."""
     catalog = load_catalog()
     rows = [[b.name, b.machine, b.arch, ", ".join(b.releases), ", ".join(b.capabilities),
              "yes" if b.qemu else "no", b.description]
@@ -27,7 +27,18 @@ def command():
     for engine in sorted(catalog.engines.values(), key=lambda e: e.name):
         for name, backend in sorted(engine.backends.items()):
             boards = [b.name for b in sorted(catalog.boards.values(), key=lambda b: b.name)
-                      if all(n in b.capabilities for n in backend.needs)]
+                      if any(all(n in b.capabilities_on(r) for n in backend.needs) for r in b.releases)]
             engines.append([engine.name, name, ", ".join(boards) or "-", backend.summary])
     click.echo("")
     click.echo(table(engines, ["ENGINE", "BACKEND", "BOARDS", "WHAT"]))
+    accelerators = []
+    for acc in sorted(catalog.accelerators.values(), key=lambda a: a.name):
+        stack = catalog.stacks[acc.stack]
+        where = []
+        for board in sorted(catalog.boards.values(), key=lambda b: b.name):
+            releases = [r for r in board.releases if all(n in board.capabilities_on(r) for n in acc.needs)]
+            if releases:
+                where.append(f"{board.name} ({', '.join(releases)})")
+        accelerators.append([acc.name, f"{stack.name} {stack.version}", "; ".join(where) or "-", acc.summary])
+    click.echo("")
+    click.echo(table(accelerators, ["ACCELERATOR", "STACK", "BOARDS (RELEASES)", "WHAT"]))

@@ -1,0 +1,158 @@
+"""Real boards and their accelerators: compatibility rules and what they render."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import jsonschema
+import pytest
+import yaml
+from kas import CONFIGSCHEMA
+from kas.includehandler import ConfigFile
+
+from edgegenai.errors import SpecError
+from edgegenai.render import render
+from edgegenai.spec import load_spec, parse_spec
+
+from conftest import ROOT
+
+MODEL = "smollm2-360m-instruct-q4-k-m"
+EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+
+
+def _spec(boards, releases=("wrynose",), **extra):
+    return {"releases": list(releases), "boards": boards, "models": [MODEL], **extra}
+
+
+BAD = [
+    ([{"name": "rock-5b", "accelerators": ["rk3588-npu"]}], ("wrynose", "scarthgap"),
+     "boards[0].accelerators[0]: rk3588-npu needs rocket-npu, which board 'rock-5b' has only on wrynose, "
+     "not on scarthgap; drop scarthgap from releases"),
+    ([{"name": "qemuarm64", "accelerators": ["coral-pcie"]}], ("wrynose",),
+     "boards[0].accelerators[0]: coral-pcie needs pcie, which board 'qemuarm64' does not have"),
+    ([{"name": "raspberrypi5", "accelerators": ["hailo8", "hailo10h"]}], ("wrynose",),
+     "boards[0].accelerators[1]: hailo10h needs the hailort-5 stack but board 'raspberrypi5' already carries "
+     "hailort-4; their drivers and firmware cannot be mixed on one board"),
+    ([{"name": "raspberrypi5", "accelerators": [{"name": "hailo8l", "version": "5.3.0"}]}], ("wrynose",),
+     "boards[0].accelerators[0].version: hailo8l runs with the hailort-4 stack at 4.23.0 "
+     "(driver, firmware and runtime pinned together), not 5.3.0"),
+    ([{"name": "raspberrypi5", "accelerators": ["tpu9000"]}], ("wrynose",),
+     "boards[0].accelerators[0]: unknown accelerator 'tpu9000'; known: coral-pcie, hailo10h, hailo8, hailo8l, rk3588-npu"),
+    ([{"name": "rock-5b", "accelerators": ["coral-pcie", "coral-pcie"]}], ("wrynose",),
+     "boards[0].accelerators[1]: accelerator 'coral-pcie' is named twice on board 'rock-5b'"),
+    ([{"name": "rock-5b", "accelerators": [{"name": "coral-pcie", "colour": "red"}]}], ("wrynose",),
+     "boards[0].accelerators[0].colour: unknown field"),
+]
+
+
+@pytest.mark.parametrize("boards,releases,expected", BAD, ids=[b[2].split(":")[0] + "-" + str(i) for i, b in enumerate(BAD)])
+def test_impossible_combination_is_rejected(catalog, boards, releases, expected):
+    with pytest.raises(SpecError) as err:
+        parse_spec(_spec(boards, releases), catalog)
+    assert expected in err.value.problems, err.value.problems
+
+
+def test_vulkan_is_accepted_on_a_board_with_a_gpu(catalog):
+    spec = parse_spec(_spec(["raspberrypi5"], engines={"llama-cpp": {"backends": ["vulkan"]}}), catalog)
+    files = render(spec, catalog)
+    assert 'PACKAGECONFIG ??= "vulkan"\n' in files["meta-edgegenai/recipes-ai/llama-cpp/llama-cpp_0.0.8770.bb"]
+    assert "vulkan" in files["meta-edgegenai/conf/distro/edgegenai.conf"]
+
+
+@pytest.fixture(scope="module")
+def arm(catalog):
+    return render(load_spec(ROOT / "examples" / "arm-boards.yaml", catalog), catalog)
+
+
+def test_accelerator_packages_are_per_machine(arm):
+    pg = arm["meta-edgegenai/recipes-core/packagegroups/packagegroup-edgegenai-accelerators.bb"]
+    assert 'RDEPENDS:${PN}:append:raspberrypi5 = " edgegenai-devices hailo-pci hailo8-firmware"\n' in pg
+    assert 'RDEPENDS:${PN}:append:rock-5b = " edgegenai-devices gasket-driver kernel-module-rocket libteflon"\n' in pg
+    assert 'PACKAGE_ARCH = "${MACHINE_ARCH}"\n' in pg
+    image = arm["meta-edgegenai/recipes-core/images/edgegenai-image.bb"]
+    assert "    packagegroup-edgegenai-accelerators \\\n" in image
+
+
+def test_kernel_module_recipes_are_pinned(arm):
+    gasket = arm["meta-edgegenai/recipes-kernel/gasket-driver/gasket-driver_git.bb"]
+    assert 'SRCREV = "5815ee3908a46a415aac616ac7b9aedcb98a504c"\n' in gasket
+    assert "    file://0001-gasket-build-with-Linux-6.12-and-newer.patch \\\n" in gasket
+    assert 'RPROVIDES:${PN} += "kernel-module-apex kernel-module-gasket"\n' in gasket
+    assert "inherit module\n" in gasket
+    patch = arm["meta-edgegenai/recipes-kernel/gasket-driver/files/0001-gasket-build-with-Linux-6.12-and-newer.patch"]
+    assert "Upstream-Status: Pending" in patch and "+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 12, 0)\n" in patch
+    hailo = arm["meta-edgegenai/recipes-kernel/hailo-pci/hailo-pci_4.23.0.bb"]
+    assert 'SRCREV = "ce1087bfe8132c99b41374e3128fc78612a3f492"\n' in hailo
+    assert 'EXTRA_OEMAKE += "-C ${STAGING_KERNEL_DIR} M=${S}/linux/pcie"\n' in hailo
+    assert 'KERNEL_MODULE_AUTOLOAD += "hailo_pci"\n' in hailo
+
+
+def test_firmware_licence_is_declared(arm):
+    fw = arm["meta-edgegenai/recipes-bsp/hailo8-firmware/hailo8-firmware_4.23.0.bb"]
+    assert 'LICENSE_FLAGS = "hailo-firmware"\n' in fw
+    assert 'LICENSE = "Proprietary"\n' in fw
+    assert "${nonarch_base_libdir}/firmware/hailo/hailo8_fw.bin" in fw
+    assert "/lib/" not in fw.replace("${nonarch_base_libdir}", "")
+
+
+def test_device_nodes_go_to_groups(arm):
+    rules = arm["meta-edgegenai/recipes-bsp/edgegenai-devices/files/70-edgegenai-accelerators.rules"]
+    assert 'SUBSYSTEM=="apex", GROUP="apex", MODE="0660"\n' in rules
+    assert 'SUBSYSTEM=="hailo_chardev", GROUP="hailo", MODE="0660"\n' in rules
+    assert 'SUBSYSTEM=="accel", GROUP="render", MODE="0660"\n' in rules
+    devices = arm["meta-edgegenai/recipes-bsp/edgegenai-devices/edgegenai-devices_1.0.bb"]
+    assert 'GROUPADD_PARAM:${PN} = "--system apex; --system hailo"\n' in devices
+
+
+def test_kernel_fragments_reach_each_kernel(arm):
+    yocto = arm["meta-edgegenai/recipes-kernel/linux/linux-yocto_%.bbappend"]
+    assert 'SRC_URI:append:rock-5b = " file://edgegenai-rk3588-npu.cfg file://edgegenai-coral-pcie.cfg"\n' in yocto
+    rpi = arm["meta-edgegenai/dynamic-layers/raspberrypi/recipes-kernel/linux/linux-raspberrypi_%.bbappend"]
+    assert 'SRC_URI:append:raspberrypi5 = " file://edgegenai-hailo8l.cfg"\n' in rpi
+    assert arm["meta-edgegenai/recipes-kernel/linux/files/edgegenai-rk3588-npu.cfg"].endswith(
+        "CONFIG_DRM_ACCEL=y\nCONFIG_DRM_ACCEL_ROCKET=m\n")
+    conf = arm["meta-edgegenai/conf/layer.conf"]
+    assert 'BBFILES_DYNAMIC += "raspberrypi:${LAYERDIR}/dynamic-layers/raspberrypi/*/*/*.bbappend"\n' in conf
+    assert 'LAYERDEPENDS_edgegenai = "core yocto"\n' in conf
+    assert 'PACKAGECONFIG:append:rock-5b = " rocket teflon"\n' in arm["meta-edgegenai/recipes-graphics/mesa/mesa.bbappend"]
+
+
+def test_bsp_layers_are_switched_on_per_board(arm):
+    include = yaml.safe_load(arm["kas/include/edgegenai.yml"])
+    assert include["repos"]["meta-rockchip"]["layers"] == {".": "disabled"}
+    assert include["repos"]["meta-arm"]["layers"] == {"meta-arm": "disabled", "meta-arm-toolchain": "disabled"}
+    rock = yaml.safe_load(arm["kas/rock-5b.yml"])
+    assert rock["repos"] == {"meta-arm": {"layers": {"meta-arm": None, "meta-arm-toolchain": None}},
+                             "meta-rockchip": {"layers": {".": None}}}
+    assert yaml.safe_load(arm["kas/raspberrypi5.yml"])["repos"] == {"meta-raspberrypi": {"layers": {".": None}}}
+
+
+def test_oeqa_cases_know_each_machine(arm):
+    case = arm["meta-edgegenai/lib/oeqa/runtime/cases/edgegenai_accelerators.py"]
+    compile(case, "edgegenai_accelerators.py", "exec")
+    assert '"node": "/dev/accel/accel0",' in case
+    assert '"firmware": [\'hailo/hailo8_fw.bin\'],' in case
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_example_renders_lint_clean_and_kas_valid(tmp_path, catalog, example):
+    spec = load_spec(example, catalog)
+    files = render(spec, catalog)
+    for path, text in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    for kas_file in sorted((tmp_path / "kas").rglob("*.yml")):
+        jsonschema.validate(ConfigFile.load(str(kas_file)).config, CONFIGSCHEMA)
+    suppress = yaml.safe_load((ROOT / "generator/edgegenai/data/oelint-suppressions.yaml").read_text())
+    exe = [shutil.which("oelint-adv")] if shutil.which("oelint-adv") else [sys.executable, "-m", "oelint_adv"]
+    layer_files = sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "meta-edgegenai").rglob("*")
+                         if p.suffix in (".bb", ".bbappend", ".bbclass", ".inc", ".conf"))
+    for release in spec.releases:
+        args = exe + ["--quiet", "--relpaths", "--release", release]
+        for rule in sorted(suppress):
+            args += ["--suppress", rule]
+        run = subprocess.run(args + layer_files, cwd=tmp_path, capture_output=True, text=True)
+        findings = (run.stdout + run.stderr).strip()
+        assert run.returncode == 0 and not findings, f"{release}: {findings}"
