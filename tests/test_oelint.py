@@ -1,49 +1,36 @@
-"""oelint-adv over the committed layer: zero findings for every release it claims."""
+"""oelint-adv over the committed layer: zero findings for every release it claims.
+
+Runs oelint-adv the way `edgegenai check` does (edgegenai.checks.oelint).
+"""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-from importlib import resources
-
-import pytest
-import yaml
+from edgegenai.checks import Workspace, oelint
 
 from conftest import ROOT
 
 LAYER = ROOT / "meta-edgegenai"
-SUPPRESSIONS = yaml.safe_load(
-    resources.files("edgegenai").joinpath("data", "oelint-suppressions.yaml").read_text("utf-8"))
+SUPPRESSIONS = oelint.suppressions()
 
 
 def _layer_files():
-    return sorted(str(p.relative_to(ROOT)) for p in LAYER.rglob("*")
-                  if p.suffix in (".bb", ".bbappend", ".bbclass", ".inc", ".conf"))
-
-
-def _oelint():
-    exe = shutil.which("oelint-adv")
-    if exe:
-        return [exe]
-    return [sys.executable, "-m", "oelint_adv"]
+    return [Workspace(ROOT).rel(p) for p in Workspace(ROOT).layer_files()]
 
 
 def test_every_suppression_has_a_reason():
     assert SUPPRESSIONS and all(len(reason.split()) >= 5 for reason in SUPPRESSIONS.values())
 
 
-@pytest.mark.parametrize("release", ["wrynose", "scarthgap"])
-def test_layer_is_lint_clean(release):
+def test_layer_is_lint_clean():
+    ws = Workspace(ROOT)
     claimed = [line for line in (LAYER / "conf/layer.conf").read_text().splitlines()
                if line.startswith("LAYERSERIES_COMPAT")][0]
-    assert release in claimed
-    args = _oelint() + ["--quiet", "--relpaths", "--release", release]
-    for rule in sorted(SUPPRESSIONS):
-        args += ["--suppress", rule]
-    run = subprocess.run(args + _layer_files(), cwd=ROOT, capture_output=True, text=True)
-    findings = (run.stdout + run.stderr).strip()
-    assert run.returncode == 0 and not findings, findings
+    assert ws.releases == ["wrynose", "scarthgap"]
+    assert all(release in claimed for release in ws.releases)
+    for release in ws.releases:
+        rows, trouble = oelint.lint(_layer_files(), release, ROOT)
+        assert rows == [] and not trouble, (release, rows, trouble)
+    assert oelint.check(ws).findings == []
 
 
 def test_lint_catches_a_bad_recipe(tmp_path):
@@ -52,8 +39,7 @@ def test_lint_catches_a_bad_recipe(tmp_path):
     bad.parent.mkdir(parents=True)
     bad.write_text('SUMMARY = "x"\nLICENSE = "MIT"\nSRC_URI = "git://example.com/x.git;branch=main"\n'
                    'SRCREV = "${AUTOREV}"\nRDEPENDS_${PN} = "bash"\n')
-    run = subprocess.run(_oelint() + ["--quiet", "--relpaths", "--release", "wrynose", str(bad)],
-                         cwd=tmp_path, capture_output=True, text=True)
-    findings = run.stdout + run.stderr
-    assert run.returncode != 0
-    assert "bad_1.0.bb:5:" in findings and "RDEPENDS_" in findings
+    rows, _ = oelint.lint([str(bad.relative_to(tmp_path))], "wrynose", tmp_path, suppress={})
+    assert rows
+    assert any(path == "recipes-x/bad/bad_1.0.bb" and line == 5 and "RDEPENDS_" in msg
+               for path, line, _, _, msg in rows)

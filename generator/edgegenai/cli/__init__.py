@@ -13,9 +13,9 @@ import click
 
 from .. import __version__
 from ..errors import UserError
-from . import boards, generate, schema, spec
+from . import boards, check, generate, schema, spec
 
-COMMANDS = (generate.command, boards.command, schema.command, spec.command)
+COMMANDS = (generate.command, check.command, boards.command, schema.command, spec.command)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,0 +1,48 @@
+"""The pins check: floating sources are caught with their exact id and line."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from edgegenai.checks import Workspace, pins
+
+from conftest import ROOT
+
+DATA = Path(__file__).with_suffix("")
+
+
+def _layer(tmp_path, name):
+    recipe = tmp_path / "meta-edgegenai" / "recipes-x" / "x" / name
+    recipe.parent.mkdir(parents=True)
+    shutil.copy(DATA / name, recipe)
+    return Workspace(tmp_path)
+
+
+def _found(ws):
+    return [(f.id, f.location) for f in pins.check(ws).findings]
+
+
+def test_autorev_git_and_network_task(tmp_path):
+    where = "meta-edgegenai/recipes-x/x/autorev_git.bb"
+    assert sorted(_found(_layer(tmp_path, "autorev_git.bb"))) == [
+        ("edgegenai.pins.autorev", f"{where}:6"),
+        ("edgegenai.pins.network-task", f"{where}:8"),
+        ("edgegenai.pins.srcrev", f"{where}:5"),  # no 40-hex SRCREV
+        ("edgegenai.pins.srcrev", f"{where}:5"),  # no branch= / nobranch=1
+    ]
+
+
+def test_remote_file_needs_its_own_sha256(tmp_path):
+    findings = pins.check(_layer(tmp_path, "unpinned_file.bb")).findings
+    assert [(f.id, f.location) for f in findings] == [
+        ("edgegenai.pins.sha256", "meta-edgegenai/recipes-x/x/unpinned_file.bb:4")]
+    assert "SRC_URI[model.sha256sum]" in findings[0].message
+
+
+def test_pinned_sources_pass(tmp_path):
+    assert _found(_layer(tmp_path, "pinned.bb")) == []
+
+
+def test_committed_layer_is_pinned():
+    assert _found(Workspace(ROOT)) == []
