@@ -27,6 +27,8 @@ ALWAYS_REPOS = ("bitbake",)
 # Layer collections every build needs: OE-core, and meta-poky for poky.conf,
 # which the edgegenai distro builds on.
 BASE_COLLECTIONS = ("core", "yocto")
+# Where models live on the device (the model class's MODEL_DIR, usrmerge).
+MODEL_DIR = "/usr/share/edgegenai/models"
 # Seconds the service waits for the model to load before systemd gives up.
 STARTUP_TIMEOUT = 300
 # Groups every systemd image already has (udev creates them): not added again.
@@ -265,8 +267,12 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
             f"layer/engines/{engine.name}/service.bb.j2", **svc_ctx)
         for f in ("llama-server.service", "llama-server.default", "llama-server-health"):
             put(f"{LAYER}/{svc_dir}/files/{f}", f"layer/engines/{engine.name}/files/{f}.j2", **svc_ctx)
+        put(f"{LAYER}/lib/oeqa/runtime/cases/edgegenai.py", f"layer/engines/{engine.name}/oeqa.py.j2",
+            service="llama-server", port=server.port, model_name=plan.model.name,
+            model_file=plan.model.filename, model_dir=MODEL_DIR)
         contents.append((f"{recipe_dir}/", f"{engine.name} {engine.tag} ({', '.join(('cpu',) + plan.backends)})"))
         contents.append((f"{svc_dir}/", f"the {engine.name} server as a sandboxed systemd service"))
+        contents.append(("lib/oeqa/runtime/cases/edgegenai.py", "testimage cases: service, health, chat, model checksum"))
 
     for model in models:
         put(f"{LAYER}/recipes-models/model-{model.name}/model-{model.name}_{model.version}.bb",

@@ -13,9 +13,10 @@ import click
 
 from .. import __version__
 from ..errors import UserError
-from . import boards, check, generate, schema, spec
+from . import boards, build, check, generate, schema, spec, test
 
-COMMANDS = (generate.command, check.command, boards.command, schema.command, spec.command)
+COMMANDS = (generate.command, check.command, boards.command, schema.command, spec.command,
+            build.command, test.command)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,0 +1,109 @@
+"""Boot an image, reach a shell, run the checks, always power off.
+
+The console is recorded to a file for the whole run; the caller keeps it
+when something failed.  A check whose prerequisite failed is skipped with
+the reason, so one fault reads as one failure, not as a cascade.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+from labgrid import Environment
+from labgrid.step import steps
+from pexpect import TIMEOUT
+
+from ..catalog import Board
+from . import environment
+from .checks import CHECKS, SHELL, CheckFailed, Expectations
+from .image import BootImage
+from .report import FAIL, PASS, SKIP, Report, Result
+from .strategy import BootFailure
+
+
+class ConsoleLog:
+    """Everything the guest writes to its console, into one file, as it arrives."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._file = open(path, "wb", buffering=0)
+        steps.subscribe(self._notify)
+
+    def _notify(self, event) -> None:
+        step = event.step
+        if (step.tag == "console" and step.title == "read" and event.data.get("state") == "stop"
+                and isinstance(step.result, bytes)):
+            self._file.write(step.result.replace(b"\r", b""))
+
+    def close(self) -> None:
+        steps.unsubscribe(self._notify)
+        self._file.close()
+
+
+def _runner(shell):
+    def run(command: str, timeout: float):
+        try:
+            out, _, code = shell.run(command, timeout=timeout, decodeerrors="replace")
+        except TIMEOUT as exc:
+            # Interrupt the command so the next check finds a prompt.
+            shell.console.sendcontrol("c")
+            raise CheckFailed(f"no answer within {timeout:.0f} s: {command}") from exc
+        return out, code
+    return run
+
+
+def run(board: Board, image: BootImage, expect: Expectations, log_dir: Path, *,
+        boot_timeout: int = 600, accel: str = "auto",
+        on_result: Optional[Callable[[Result], None]] = None) -> Report:
+    """Boot `image` on `board` under QEMU and check it; the report says what passed."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    report = Report(board=board.name,
+                    console_log=log_dir / f"{board.name}-console.log",
+                    environment=log_dir / f"{board.name}-labgrid.yaml")
+    environment.write(report.environment, board, image, boot_timeout=boot_timeout, accel=accel)
+
+    def record(result: Result) -> None:
+        report.results.append(result)
+        if on_result:
+            on_result(result)
+
+    console = ConsoleLog(report.console_log)
+    env = Environment(str(report.environment))
+    target = env.get_target(environment.TARGET)
+    strategy = target.get_driver("ImageBootStrategy")
+    try:
+        started = time.monotonic()
+        try:
+            strategy.transition("shell")
+        except BootFailure as exc:
+            record(Result(SHELL, "the console reaches a shell", FAIL,
+                          time.monotonic() - started, str(exc)))
+            for check in CHECKS:
+                record(Result(check.id, check.title, SKIP, 0.0, "no shell"))
+            return report
+        record(Result(SHELL, "the console reaches a shell", PASS, time.monotonic() - started,
+                      f"root shell on {board.qemu.console}"))
+        run_command = _runner(target.get_driver("ShellDriver"))
+        failed = set()
+        for check in CHECKS:
+            missing = [n for n in check.needs if n in failed]
+            if missing:
+                failed.add(check.id)
+                record(Result(check.id, check.title, SKIP, 0.0, f"needs {', '.join(missing)}"))
+                continue
+            started = time.monotonic()
+            try:
+                detail, status = check.function(run_command, expect), PASS
+            except CheckFailed as exc:
+                detail, status = str(exc), FAIL
+                failed.add(check.id)
+            record(Result(check.id, check.title, status, time.monotonic() - started, detail))
+        return report
+    finally:
+        try:
+            strategy.transition("off")
+            target.cleanup()
+        finally:
+            console.close()

@@ -1,0 +1,296 @@
+"""The boot-test harness: its parts without QEMU, then real boots of the stand-in.
+
+Boot tests (marker `boot`) build the stand-in image of each QEMU board
+(tests/standin/) and boot it under QEMU TCG.  They skip, saying why, when
+QEMU or apt is missing, unless EDGEGENAI_REQUIRE_BOOT=1 (CI), where a
+missing tool is a failure.  The failure cases prove the harness fails as it
+should: a kernel panic, a service that never comes up, a wrong checksum.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from edgegenai.boot import Expectations, environment, find_image
+from edgegenai.boot.checks import CHECKS, CheckFailed, chat_completion, kernel_log, model_checksum, \
+    system_running
+from edgegenai.boot.report import FAIL, PASS, SKIP, Report, Result
+from edgegenai.cli import main
+from edgegenai.errors import UserError
+from edgegenai.spec import load_spec
+
+QEMU_BOARDS = ("qemux86-64", "qemuarm64")
+
+
+# -- without QEMU ------------------------------------------------------------
+
+def _deploy(tmp_path, board, files):
+    d = tmp_path / "deploy"
+    d.mkdir(exist_ok=True)
+    for name in files:
+        (d / name.format(m=board.machine, k=board.qemu.kernel_image)).write_bytes(b"x")
+    return d
+
+
+@pytest.mark.parametrize("name", QEMU_BOARDS)
+def test_find_image_prefers_the_catalog_rootfs(tmp_path, catalog, name):
+    board = catalog.boards[name]
+    d = _deploy(tmp_path, board, ["{k}", "edgegenai-image-{m}.rootfs.ext4",
+                                  "edgegenai-image-{m}.rootfs.cpio.gz"])
+    image = find_image(board, d, "edgegenai-image")
+    assert image.kernel.name == board.qemu.kernel_image
+    assert image.disk.name == f"edgegenai-image-{board.machine}.rootfs.ext4"
+    assert image.initramfs is None
+
+
+def test_find_image_takes_an_initramfs(tmp_path, catalog):
+    board = catalog.boards["qemuarm64"]
+    d = _deploy(tmp_path, board, ["{k}", "edgegenai-image-{m}.rootfs.cpio.gz"])
+    assert find_image(board, d, "edgegenai-image").initramfs.name.endswith(".cpio.gz")
+
+
+def test_find_image_names_everything_missing(tmp_path, catalog):
+    board = catalog.boards["qemuarm64"]
+    d = _deploy(tmp_path, board, [])
+    with pytest.raises(UserError) as err:
+        find_image(board, d, "edgegenai-image")
+    assert err.value.problems == [
+        f"{d}: no kernel Image",
+        f"{d}: no root filesystem edgegenai-image-qemuarm64.rootfs.ext4 or "
+        "edgegenai-image-qemuarm64.ext4 (nor a .cpio.gz initramfs)",
+    ]
+
+
+@pytest.mark.parametrize("name", QEMU_BOARDS)
+def test_environment_comes_from_the_catalog(tmp_path, catalog, name, monkeypatch):
+    board = catalog.boards[name]
+    if shutil.which(board.qemu.system) is None:
+        monkeypatch.setattr(environment, "qemu_binary", lambda b: f"/usr/bin/{b.qemu.system}")
+    d = _deploy(tmp_path, board, ["{k}", "edgegenai-image-{m}.rootfs.ext4"])
+    image = find_image(board, d, "edgegenai-image")
+    cfg = environment.config(board, image, boot_timeout=42, accel="tcg")
+    qemu = cfg["targets"]["main"]["drivers"]["QEMUDriver"]
+    assert (qemu["machine"], qemu["cpu"], qemu["boot_args"]) == (
+        board.qemu.machine, board.qemu.cpu, board.qemu.boot_args)
+    assert qemu["memory"] == f"{board.memory_mb}M"
+    assert "-accel tcg" in qemu["extra_args"]
+    assert f"-drive file={image.disk},if=virtio,format=raw,snapshot=on" in qemu["extra_args"]
+    assert cfg["images"]["kernel"] == str(image.kernel)
+    assert cfg["tools"]["qemu"].endswith(board.qemu.system)
+    assert cfg["targets"]["main"]["drivers"]["ImageBootStrategy"] == {"boot_timeout": 42}
+
+
+def test_kvm_needs_virtualisation_flags_on_x86(tmp_path, catalog, monkeypatch):
+    board = catalog.boards["qemux86-64"]
+    monkeypatch.setattr(environment.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(environment.os, "open", lambda *a: 99)
+    monkeypatch.setattr(environment.os, "close", lambda fd: None)
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("flags\t\t: fpu sse2 avx\n")
+    assert not environment.kvm_usable(board, cpuinfo)
+    cpuinfo.write_text("flags\t\t: fpu vmx sse2\n")
+    assert environment.kvm_usable(board, cpuinfo)
+    monkeypatch.setattr(environment.platform, "machine", lambda: "aarch64")
+    assert not environment.kvm_usable(board, cpuinfo)  # another architecture: TCG
+
+
+def _runner(answers):
+    """A guest shell that answers each command with a recorded (output, exit code)."""
+    def run(command, timeout):
+        for prefix, answer in answers.items():
+            if command.startswith(prefix):
+                return answer
+        raise AssertionError(f"unexpected command {command}")
+    return run
+
+
+EXP = Expectations(model_name="m", model_file="m.gguf")
+MANIFEST = json.dumps({"name": "m", "file": "m.gguf", "path": "/usr/share/edgegenai/models/m/m.gguf",
+                       "sha256": "a" * 64, "size": 5}, indent=2).splitlines()
+
+
+@pytest.mark.parametrize("answers, verdict", [
+    ({"systemctl is-system-running": (["running"], 0)}, "running"),
+    ({"systemctl is-system-running": (["degraded"], 1),
+      "systemctl list-units --failed": (["x.service loaded failed failed X"], 0)},
+     "system is degraded; failed: x.service"),
+])
+def test_system_running(answers, verdict):
+    if verdict == "running":
+        assert system_running(_runner(answers), EXP) == verdict
+    else:
+        with pytest.raises(CheckFailed, match=verdict):
+            system_running(_runner(answers), EXP)
+
+
+@pytest.mark.parametrize("output, code, error", [
+    (['{"choices":[{"message":{"content":"Hi"}}],"usage":{"completion_tokens":2}}'], 0, None),
+    (["[ 12.3] some kernel line", '{"choices":[{"message":{"content":"Hi"}}],'
+      '"usage":{"completion_tokens":2}}'], 0, None),
+    (['{"choices":[{"message":{"content":""}}],"usage":{"completion_tokens":0}}'], 0, "empty"),
+    (["curl: (22) The requested URL returned error: 503"], 22, "curl exited 22"),
+    (["<html>"], 0, "not a chat completion"),
+])
+def test_chat_completion(output, code, error):
+    run = _runner({"curl -sS --fail": (output, code)})
+    if error is None:
+        assert chat_completion(run, EXP) == "2 tokens: 'Hi'"
+    else:
+        with pytest.raises(CheckFailed, match=error):
+            chat_completion(run, EXP)
+
+
+@pytest.mark.parametrize("sha_line, size, error", [
+    ("a" * 64 + "  /usr/share/edgegenai/models/m/m.gguf", "5", None),
+    ("b" * 64 + "  /usr/share/edgegenai/models/m/m.gguf", "5", "sha256 b+, manifest says a+"),
+    ("a" * 64 + "  /usr/share/edgegenai/models/m/m.gguf", "6", "6 bytes, manifest says 5"),
+])
+def test_model_checksum(sha_line, size, error):
+    run = _runner({"cat /usr/share/edgegenai/models/m/manifest.json": (MANIFEST, 0),
+                   "sha256sum": ([sha_line, size], 0)})
+    if error is None:
+        assert model_checksum(run, EXP).startswith("sha256 aaaaaaaaaaaaaaaa")
+    else:
+        with pytest.raises(CheckFailed, match=error):
+            model_checksum(run, EXP)
+
+
+def test_kernel_log_finds_an_oops():
+    run = _runner({"journalctl -k": (["ok", "Unable to handle kernel NULL pointer dereference",
+                                      "Call trace:"], 0)})
+    with pytest.raises(CheckFailed, match="2 line.* first: Unable to handle kernel NULL"):
+        kernel_log(run, EXP)
+
+
+def test_junit_report(tmp_path):
+    report = Report("qemuarm64", [Result("shell", "t", PASS, 1.5, "ok"),
+                                  Result("health", "t", FAIL, 0.2, "no answer"),
+                                  Result("chat-completion", "t", SKIP, 0.0, "needs health")],
+                    console_log=tmp_path / "c.log")
+    root = ET.fromstring(report.junit().split("?>", 1)[1])
+    suite = root.find("testsuite")
+    assert suite.attrib["tests"] == "3" and suite.attrib["failures"] == "1"
+    assert suite.attrib["skipped"] == "1"
+    assert [c.attrib["name"] for c in suite.iter("testcase")] == ["shell", "health", "chat-completion"]
+    assert suite.find("testcase[@name='health']/failure").attrib["message"] == "no answer"
+    assert not report.ok
+    assert report.summary() == "qemuarm64: FAILED: 1 passed, 1 failed, 1 skipped in 1.7 s"
+
+
+def test_cli_refuses_a_board_without_qemu(capsys, catalog):
+    real = [b.name for b in catalog.boards.values() if b.qemu is None]
+    with pytest.raises(SystemExit) as exit_:
+        main(["test", real[0] if real else "no-such-board"])
+    assert exit_.value.code == 2
+    assert "boot tests run on: qemuarm64, qemux86-64" in capsys.readouterr().err
+
+
+# -- real boots of the stand-in ------------------------------------------------
+
+@pytest.fixture(scope="session")
+def standin(tmp_path_factory):
+    """Build (once per board and variant) the stand-in deploy directory."""
+    from standin import build as standin_build, debian
+
+    built = {}
+
+    def make(board, variant="good"):
+        problems = []
+        if shutil.which(board.qemu.system) is None:
+            problems.append(f"{board.qemu.system} not installed")
+        problems += [f"{t} not installed" for t in debian.missing_tools()]
+        if problems:
+            reason = "stand-in boot needs QEMU and apt: " + ", ".join(problems)
+            if os.environ.get("EDGEGENAI_REQUIRE_BOOT") == "1":
+                pytest.fail(reason)
+            pytest.skip(reason)
+        key = (board.name, variant)
+        if key not in built:
+            out = tmp_path_factory.mktemp(f"standin-{board.name}-{variant}")
+            built[key] = standin_build.build(board, out, variant)
+        return built[key]
+
+    return make
+
+
+def _boot(board, deploy, tmp_path):
+    from edgegenai import boot
+    from edgegenai.catalog import load_catalog
+
+    spec = load_spec(None)
+    image = find_image(board, deploy, spec.image.name)
+    return boot.run(board, image, Expectations.from_spec(spec, load_catalog()), tmp_path / "logs",
+                    boot_timeout=120)
+
+
+def _verdicts(report):
+    return {r.id: r.status for r in report.results}
+
+
+@pytest.mark.boot
+@pytest.mark.parametrize("name", QEMU_BOARDS)
+def test_standin_boots_and_passes(tmp_path, catalog, standin, name, capsys):
+    """The whole command, as CI would run it on a real image."""
+    board = catalog.boards[name]
+    deploy = standin(board)
+    junit = tmp_path / "boot.xml"
+    main(["test", name, "--image", str(deploy), "--junit", str(junit),
+          "--log-dir", str(tmp_path / "logs"), "--boot-timeout", "120"])  # returns: success
+    out = capsys.readouterr().out
+    assert f"{name}: passed: 8 passed, 0 failed, 0 skipped" in out
+    assert "PASS  shell" in out and f"root shell on {board.qemu.console}" in out
+    assert "tokens: 'Hello from the stand-in.'" in out
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite.attrib["tests"] == "8" and suite.attrib["failures"] == "0"
+    assert not (tmp_path / "logs").exists()  # nothing kept when everything passed
+
+
+@pytest.mark.boot
+def test_kernel_panic_fails_at_once(tmp_path, catalog, standin, capsys):
+    board = catalog.boards["qemuarm64"]
+    deploy = standin(board, "panic")
+    with pytest.raises(SystemExit) as exit_:
+        main(["test", board.name, "--image", str(deploy), "--log-dir", str(tmp_path / "logs"),
+              "--boot-timeout", "120"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 1
+    assert "FAIL  shell" in out
+    assert "Kernel panic - not syncing: Attempted to kill init!" in out
+    log = tmp_path / "logs" / "qemuarm64-console.log"
+    assert f"console log: {log}" in out
+    assert "Kernel panic - not syncing" in log.read_text(errors="replace")
+    shell = next(line for line in out.splitlines() if line.startswith("FAIL  shell"))
+    assert float(shell.split()[2]) < 60  # failed on the panic, not on the boot timeout
+
+
+@pytest.mark.boot
+def test_service_that_never_comes_up_fails(tmp_path, catalog, standin):
+    board = catalog.boards["qemuarm64"]
+    report = _boot(board, standin(board, "service-down"), tmp_path)
+    assert _verdicts(report) == {
+        "shell": PASS, "system-running": FAIL, "service-active": FAIL, "health": SKIP,
+        "chat-completion": SKIP, "model-checksum": PASS, "kernel-log": PASS, "failed-units": FAIL}
+    details = {r.id: r.detail for r in report.results}
+    assert details["system-running"] == "system is degraded; failed: llama-server.service"
+    assert details["service-active"] == "llama-server is failed"
+    assert details["health"] == "needs service-active"
+
+
+@pytest.mark.boot
+def test_wrong_model_checksum_fails(tmp_path, catalog, standin):
+    board = catalog.boards["qemuarm64"]
+    report = _boot(board, standin(board, "bad-checksum"), tmp_path)
+    failed = [r for r in report.results if r.status != PASS]
+    assert [r.id for r in failed] == ["model-checksum"]
+    assert "manifest says 9165d8b6" in failed[0].detail
+    assert not report.ok
+
+
+def test_checks_have_unique_ids():
+    ids = [c.id for c in CHECKS]
+    assert len(ids) == len(set(ids)) and "shell" not in ids
