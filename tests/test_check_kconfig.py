@@ -108,3 +108,14 @@ def test_syntax_error_in_fragment(tmp_path, monkeypatch):
 def test_committed_layer_has_no_fragments():
     outcome = kconfig.check(Workspace(ROOT))
     assert outcome.findings == [] and outcome.notes == ["kconfig: the layer ships no kernel config fragments"]
+
+
+def test_fragment_appended_for_one_machine_is_checked_only_for_it(tmp_path, monkeypatch):
+    """A bbappend's SRC_URI:append:<machine> ties a fragment to that board alone."""
+    monkeypatch.setattr(kconfig.TreeFinder, "find", lambda self, version: None)
+    ws, target = _layer_with(tmp_path, "good.cfg")
+    (target.parent.parent / "linux-yocto_%.bbappend").write_text(
+        'FILESEXTRAPATHS:prepend:qemuarm64 := "${THISDIR}/files:"\n'
+        'SRC_URI:append:qemuarm64 = " file://good.cfg"\n')
+    boards = sorted({f.message.split(" on ")[0] for f in kconfig.check(ws).findings})
+    assert boards == ["not checked for qemuarm64"]

@@ -46,3 +46,18 @@ def test_pinned_sources_pass(tmp_path):
 
 def test_committed_layer_is_pinned():
     assert _found(Workspace(ROOT)) == []
+
+
+def test_md5_only_with_a_written_reason_is_shown_not_failed(tmp_path):
+    outcome = pins.check(_layer(tmp_path, "md5_waived.bb"))
+    assert [(f.id, f.severity, f.location) for f in outcome.findings] == [
+        ("edgegenai.pins.md5-only", "info", "meta-edgegenai/recipes-x/x/md5_waived.bb:5")]
+    assert "the vendor publishes md5 checksums only" in outcome.findings[0].message
+    assert not any(f.fails for f in outcome.findings)
+
+
+def test_md5_only_without_a_reason_fails(tmp_path):
+    outcome = pins.check(_layer(tmp_path, "md5_unwaived.bb"))
+    assert [(f.id, f.location) for f in outcome.findings] == [
+        ("edgegenai.pins.sha256", "meta-edgegenai/recipes-x/x/md5_unwaived.bb:4")]
+    assert any(f.fails for f in outcome.findings)

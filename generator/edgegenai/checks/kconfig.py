@@ -21,7 +21,9 @@ tree (see `kernel_tree`).  Then each line of the fragment is judged:
 
 A fragment applies to the boards of the spec whose MACHINE names a
 directory on its path (BitBake's FILESOVERRIDES convention,
-`files/qemuarm64/x.cfg`), otherwise to every board; each board's
+`files/qemuarm64/x.cfg`) or appends it to its kernel's SRC_URI in a
+bbappend (`SRC_URI:append:rock-5b = " file://x.cfg"`), otherwise to every
+board; each board's
 `kernel_arch` picks the architecture.
 
 kconfiglib 14.1 predates two Kconfig keywords that current kernels use: the
@@ -240,12 +242,23 @@ def kernel_version(catalog, board, release: str) -> str:
     return per_board.get(release) or catalog.releases[release].kernel
 
 
+def appended_for(ws: Workspace, name: str) -> set:
+    """Machines whose kernel gets `name` through a `SRC_URI:append:<machine>` in a bbappend."""
+    machines = set()
+    for append in ws.layer.rglob("*.bbappend"):
+        for line in append.read_text("utf-8", "replace").splitlines():
+            match = re.match(r"^SRC_URI:append:([\w.+-]+)\s*\+?=.*file://" + re.escape(name) + r"\b", line)
+            if match:
+                machines.add(match.group(1))
+    return machines
+
+
 def targets(ws: Workspace, fragment: Path) -> List[Tuple[str, str, str, str]]:
     """(board, release, kernel_arch, kernel version) this fragment is built for."""
     catalog = ws.catalog
     boards = [catalog.boards[b.name] for b in ws.spec.boards]
     parts = set(fragment.relative_to(ws.layer).parts[:-1])
-    named = [b for b in boards if b.machine in parts]
+    named = [b for b in boards if b.machine in parts or b.machine in appended_for(ws, fragment.name)]
     out = []
     for board in named or boards:
         for release in ws.spec.releases:

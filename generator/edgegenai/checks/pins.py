@@ -12,6 +12,9 @@ failure (or a silent change) an hour into a build:
   `nobranch=1` (BitBake then assumes `master`);
 - `edgegenai.pins.sha256`: a remote file that is not git without
   `SRC_URI[sha256sum]` (or `SRC_URI[<name>.sha256sum]`).
+- `edgegenai.pins.md5-only` (info, shown but not failing): a remote file pinned by md5 only,
+  allowed where its vendor publishes no sha256 and the recipe says so in a
+  `# nooelint: oelint.vars.srcurichecksum - <reason>` line above SRC_URI.
 
 Variables are read from the recipe itself and from the `.inc` files it
 `require`s or `include`s from its own directory.
@@ -23,7 +26,7 @@ import re
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-from .model import ERROR, METADATA_SUFFIXES, Finding, Outcome, Workspace
+from .model import ERROR, INFO, METADATA_SUFFIXES, Finding, Outcome, Workspace
 
 NAME = "pins"
 SUMMARY = "no AUTOREV or network tasks; git by 40-hex SRCREV, files by sha256"
@@ -110,11 +113,35 @@ def check_file(ws: Workspace, path: Path) -> List[Finding]:
                                         "`;branch=<branch holding SRCREV>` or `;nobranch=1` for a tag"))
         elif entry.startswith(REMOTE):
             flag = f"SRC_URI[{name}.sha256sum]" if name else "SRC_URI[sha256sum]"
-            if not re.match(r"^[0-9a-f]{64}$", variables.get(flag, "")):
+            if re.match(r"^[0-9a-f]{64}$", variables.get(flag, "")):
+                continue
+            md5 = variables.get(flag.replace("sha256sum", "md5sum"), "")
+            reason = waiver(path, number)
+            if re.match(r"^[0-9a-f]{32}$", md5) and reason:
+                findings.append(Finding("edgegenai.pins.md5-only", INFO, rel, number,
+                                        f"remote file {entry.split(';')[0]} is pinned by md5 only "
+                                        f"({reason}); replace it with {flag} once one is published"))
+            else:
                 findings.append(Finding("edgegenai.pins.sha256", ERROR, rel, number,
                                         f"remote file {entry.split(';')[0]} is not pinned: "
                                         f"set {flag} = \"<64-hex sha256>\""))
     return findings
+
+
+WAIVER = re.compile(r"^#\s*nooelint:\s*oelint\.vars\.srcurichecksum\s*-\s*(\S.*)$")
+
+
+def waiver(path: Path, number: int) -> str:
+    """The written reason in the `# nooelint: oelint.vars.srcurichecksum - reason`
+    comment right above line `number` (the SRC_URI assignment), or ""."""
+    lines = path.read_text("utf-8", "replace").splitlines()
+    index = number - 2
+    while index >= 0 and lines[index].lstrip().startswith("#"):
+        match = WAIVER.match(lines[index].strip())
+        if match:
+            return match.group(1).strip()
+        index -= 1
+    return ""
 
 
 def check(ws: Workspace) -> Outcome:
