@@ -12,13 +12,23 @@ from __future__ import annotations
 import functools
 import re
 from importlib import resources
-from typing import Dict, List, Optional
+from typing import Annotated, Dict, List, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 SHA1 = re.compile(r"^[0-9a-f]{40}$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _full_sha(v: str) -> str:
+    if not SHA1.match(v):
+        raise ValueError(f"must be a full commit: 40 lowercase hex digits, got {v!r}")
+    return v
+
+
+# A git commit pinned in full (never a branch, a tag name or a short hash).
+Sha1 = Annotated[str, AfterValidator(_full_sha)]
 
 
 class _Data(BaseModel):
@@ -30,15 +40,9 @@ class RepoPin(_Data):
 
     url: str
     branch: str
-    commit: str
+    commit: Sha1
     tag: Optional[str] = None
 
-    @field_validator("commit")
-    @classmethod
-    def _full_sha(cls, v: str) -> str:
-        if not SHA1.match(v):
-            raise ValueError(f"commit must be 40 lowercase hex digits, got {v!r}")
-        return v
 
 
 class Release(_Data):
@@ -115,19 +119,13 @@ class Engine(_Data):
     cve_product: str
     version: str
     tag: str
-    srcrev: str
+    srcrev: Sha1
     src_uri: str
     lic_files_chksum: str
     model_formats: List[str]
     backends: Dict[str, Backend]
     server: EngineServer
 
-    @field_validator("srcrev")
-    @classmethod
-    def _full_sha(cls, v: str) -> str:
-        if not SHA1.match(v):
-            raise ValueError(f"srcrev must be 40 lowercase hex digits, got {v!r}")
-        return v
 
 
 class Model(_Data):
@@ -194,18 +192,12 @@ class Driver(_Data):
     pv: str
     tag: Optional[str] = None
     src_uri: str
-    srcrev: str
+    srcrev: Sha1
     license: str
     lic_files_chksum: str
     module_dir: str
     patches: List[str] = Field(default_factory=list)
 
-    @field_validator("srcrev")
-    @classmethod
-    def _full_sha(cls, v: str) -> str:
-        if not SHA1.match(v):
-            raise ValueError(f"srcrev must be 40 lowercase hex digits, got {v!r}")
-        return v
 
 
 class RemoteFile(_Data):

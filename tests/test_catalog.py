@@ -1,0 +1,39 @@
+"""The catalog's data files: strictly validated, pins in full."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from edgegenai.catalog import Driver, RepoPin
+
+
+def test_every_release_pins_every_repo_by_full_commit(catalog):
+    for release in catalog.releases.values():
+        assert {"bitbake", "openembedded-core", "meta-yocto"} <= set(release.repos)
+        assert all(len(pin.commit) == 40 for pin in release.repos.values())
+
+
+@pytest.mark.parametrize("commit", ["82764d8", "wrynose", "yocto-6.0.2", "A" * 40])
+def test_a_commit_must_be_a_full_lowercase_sha(commit):
+    with pytest.raises(ValidationError, match="must be a full commit"):
+        RepoPin(url="https://example.com/x", branch="main", commit=commit)
+
+
+def test_every_layer_collection_lives_in_a_pinned_repo(catalog):
+    for release in catalog.releases.values():
+        for layer in catalog.layers.values():
+            assert layer.repo in release.repos, f"{layer.name}: no {layer.repo} pin on {release.name}"
+
+
+def test_accelerators_name_known_stacks_and_capabilities(catalog):
+    capabilities = {c.partition("@")[0] for b in catalog.boards.values() for c in b.capabilities}
+    for acc in catalog.accelerators.values():
+        assert acc.stack in catalog.stacks
+        assert set(acc.needs) <= capabilities
+
+
+def test_driver_pins_are_validated_too():
+    with pytest.raises(ValidationError):
+        Driver(recipe="x", summary="x", homepage="x", pv="1", src_uri="git://x", srcrev="main",
+               license="MIT", lic_files_chksum="", module_dir=".")
