@@ -46,3 +46,4 @@ def test_bitbake_error_is_reported_at_the_recipe(tmp_path):
     assert any(f.path == "meta-edgegenai/recipes-core/broken/broken_1.0.bb" and
                "edgegenai_no_such_class" in f.message for f in findings), findings
 
+

@@ -96,7 +96,17 @@ def layers_for(ws: Workspace, release_dir: Path, board) -> Tuple[List[Path], Lis
     return paths, missing
 
 
-def write_build_dir(build: Path, layers: List[Path], machine: str, distro_name: str) -> None:
+def licence_flags(ws: Workspace) -> List[str]:
+    """LICENSE_FLAGS the layer's recipes declare (restricted firmware, models)."""
+    flags = set()
+    for recipe in ws.layer.rglob("*.bb"):
+        for match in re.finditer(r'^LICENSE_FLAGS\s*=\s*"([^"]*)"', recipe.read_text("utf-8", "replace"), re.M):
+            flags.update(match.group(1).split())
+    return sorted(flags)
+
+
+def write_build_dir(build: Path, layers: List[Path], machine: str, distro_name: str,
+                    accepted: List[str] = ()) -> None:
     conf = build / "conf"
     conf.mkdir(parents=True, exist_ok=True)
     bblayers = "".join(f"  {p} \\\n" for p in layers)
@@ -108,7 +118,10 @@ def write_build_dir(build: Path, layers: List[Path], machine: str, distro_name: 
                       "# Written by edgegenai check --bitbake: parse and resolve only, offline.\n"
                       f'MACHINE = "{machine}"\nDISTRO = "{distro_name}"\nBB_NO_NETWORK = "1"\n'
                       'DL_DIR = "${TOPDIR}/downloads"\nSSTATE_DIR = "${TOPDIR}/sstate-cache"\n'
-                      'BB_HASHSERVE = ""\nBB_SIGNATURE_HANDLER = "OEBasicHash"\nCONF_VERSION = "2"\n')
+                      'BB_HASHSERVE = ""\nBB_SIGNATURE_HANDLER = "OEBasicHash"\nCONF_VERSION = "2"\n'
+                      + ("# Accepted only so the whole task graph resolves; nothing is built or\n"
+                         "# shipped here, and a real build needs the user's own acceptance.\n"
+                         f'LICENSE_FLAGS_ACCEPTED = "{" ".join(accepted)}"\n' if accepted else ""))
 
 
 def _write_if_changed(path: Path, text: str) -> None:
@@ -192,7 +205,7 @@ def check(ws: Workspace) -> Outcome:
             build = build_base(ws) / f"{release}-{board.machine}"
             build.mkdir(parents=True, exist_ok=True)
             copied = copy_layer(ws, build)
-            write_build_dir(build, upstream + [copied], board.machine, distro(ws))
+            write_build_dir(build, upstream + [copied], board.machine, distro(ws), licence_flags(ws))
             if user:  # only what we wrote; BitBake's own files are the user's already
                 os.chown(build, pw.pw_uid, pw.pw_gid)
                 for part in ("conf", "layers"):
