@@ -214,7 +214,7 @@ def menu_findings(ws: Workspace, path: Path) -> List[Finding]:
 def check(ws: Workspace) -> Outcome:
     for module in ("kas", "jsonschema"):
         if importlib.util.find_spec(module) is None:
-            return tool_missing(NAME, module, "pip install kas jsonschema (kas is pinned in the test extra)")
+            return tool_missing(NAME, module, "pip install 'edgegenai[check]'")
     files = kas_files(ws)
     if not files:
         return Outcome(skipped=f"no kas files under {ws.rel(ws.kas_dir)}")

@@ -272,7 +272,7 @@ def check(ws: Workspace) -> Outcome:
     if not fragments:
         return Outcome(notes=["kconfig: the layer ships no kernel config fragments"])
     if importlib.util.find_spec("kconfiglib") is None:
-        return tool_missing(NAME, "kconfiglib", "pip install kconfiglib==14.1.0")
+        return tool_missing(NAME, "kconfiglib", "pip install 'edgegenai[check]'")
     finder = TreeFinder(ws.kernel_src, ws.kernel_cache)
     cache = KconfigCache()
     findings: List[Finding] = []

@@ -69,7 +69,7 @@ def lint(files: List[str], release: str, cwd, suppress=None) -> Tuple[List[Tuple
 
 def check(ws: Workspace) -> Outcome:
     if not which("oelint-adv") and importlib.util.find_spec("oelint_adv") is None:
-        return tool_missing(NAME, "oelint-adv", "pip install oelint-adv (pinned in the test extra)")
+        return tool_missing(NAME, "oelint-adv", "pip install 'edgegenai[check]'")
     files = [ws.rel(p) for p in ws.layer_files()]
     if not files:
         return Outcome(skipped=f"no BitBake metadata under {ws.rel(ws.layer)}")
