@@ -119,3 +119,17 @@ def test_fragment_appended_for_one_machine_is_checked_only_for_it(tmp_path, monk
         'SRC_URI:append:qemuarm64 = " file://good.cfg"\n')
     boards = sorted({f.message.split(" on ")[0] for f in kconfig.check(ws).findings})
     assert boards == ["not checked for qemuarm64"]
+
+
+def test_compat_reader_understands_conditional_depends(tmp_path):
+    """Linux 7.x writes `depends on A if B`; kconfiglib 14.1 reads it through the shim."""
+    (tmp_path / "Kconfig").write_text(
+        'config A\n\tbool "a"\n\nconfig C\n\tbool "c"\n\n'
+        'config B\n\tbool "b"\n\tdepends on A if C # only with C\n')
+    kconf = kconfig._compat_class()(str(tmp_path / "Kconfig"), warn=False)
+    kconf.syms["C"].set_value("y")
+    kconf.syms["B"].set_value("y")
+    assert kconf.syms["B"].str_value == "n"  # C set, A not: the dependency applies
+    kconf.syms["C"].set_value("n")
+    kconf.syms["B"].set_value("y")
+    assert kconf.syms["B"].str_value == "y"  # without C there is no dependency

@@ -26,9 +26,10 @@ bbappend (`SRC_URI:append:rock-5b = " file://x.cfg"`), otherwise to every
 board; each board's
 `kernel_arch` picks the architecture.
 
-kconfiglib 14.1 predates two Kconfig keywords that current kernels use: the
-bare `modules` attribute (formerly `option modules`) and 6.18's
-`transitional`.  `CompatKconfig` rewrites them as the files are read.
+kconfiglib 14.1 predates Kconfig syntax that current kernels use: the bare
+`modules` attribute (formerly `option modules`), 6.18's `transitional` and
+7.x's conditional `depends on A if B`.  `CompatKconfig` rewrites them as the
+files are read (`depends on (A) || !(B)` has the same meaning).
 """
 
 from __future__ import annotations
@@ -103,6 +104,9 @@ def _compat_class():
                 text = handle.read()
             text = re.sub(r"(?m)^(\s*)modules\s*$", r"\1option modules", text)
             text = re.sub(r"(?m)^\s*transitional\s*$", "", text)
+            # Linux 7.x: `depends on A if B` (a dependency that applies only when B)
+            text = re.sub(r"(?m)^([ \t]*depends on[ \t]+)([^#\n]+?)[ \t]+if[ \t]+([^#\n]+?)[ \t]*(#.*)?$",
+                          r"\1(\2) || !(\3)", text)
             return io.StringIO(text)
 
     return CompatKconfig
