@@ -102,3 +102,19 @@ def test_image_memory_and_features(catalog):
 
 def test_rendering_is_deterministic(catalog):
     assert _render(catalog) == _render(catalog)
+
+
+def test_gpu_backend_opens_only_the_render_node(catalog):
+    spec = parse_spec({"boards": ["raspberrypi5"], "models": [MODEL],
+                       "engines": {"llama-cpp": {"backends": ["vulkan"]}}}, catalog)
+    unit = render(spec, catalog)[UNIT]
+    assert "PrivateDevices=no\nDevicePolicy=closed\nDeviceAllow=char-drm rw\nSupplementaryGroups=render\n" in unit
+    assert "PrivateUsers=no\n" in unit
+    assert "MemoryDenyWriteExecute" not in unit
+
+
+def test_cpu_service_sees_no_devices(catalog):
+    unit = _render(catalog)[UNIT]
+    assert "PrivateDevices=yes\nDevicePolicy=closed\n" in unit
+    assert "DeviceAllow" not in unit and "PrivateUsers=yes\n" in unit
+    assert "MemoryDenyWriteExecute=yes\n" in unit

@@ -104,6 +104,8 @@ class Backend(_Data):
     distro_features: List[str] = Field(default_factory=list)
     layers: List[str] = Field(default_factory=list)
     allows_wx: bool = False
+    device_allow: List[str] = Field(default_factory=list)
+    groups: List[str] = Field(default_factory=list)
 
 
 class EngineServer(_Data):

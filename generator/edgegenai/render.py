@@ -66,6 +66,15 @@ class EnginePlan:
     def allows_wx(self) -> bool:
         return any(self.engine.backends[b].allows_wx for b in self.backends)
 
+    @property
+    def device_allow(self) -> List[str]:
+        """Device classes the service must open (a GPU backend's render node)."""
+        return sorted({d for b in self.backends for d in self.engine.backends[b].device_allow})
+
+    @property
+    def groups(self) -> List[str]:
+        return sorted({g for b in self.backends for g in self.engine.backends[b].groups})
+
 
 def _engine_plans(spec: Spec, catalog: Catalog) -> List[EnginePlan]:
     plans = []
@@ -262,7 +271,8 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
         svc_dir = f"recipes-ai/edgegenai-{engine.name}-server"
         svc_ctx = dict(engine=engine, model=plan.model, server=server,
                        loopback=server.host in ("127.0.0.1", "::1", "localhost"),
-                       allows_wx=plan.allows_wx, startup_timeout=STARTUP_TIMEOUT)
+                       allows_wx=plan.allows_wx, device_allow=plan.device_allow, groups=plan.groups,
+                       startup_timeout=STARTUP_TIMEOUT)
         put(f"{LAYER}/{svc_dir}/edgegenai-{engine.name}-server_1.0.bb",
             f"layer/engines/{engine.name}/service.bb.j2", **svc_ctx)
         for f in ("llama-server.service", "llama-server.default", "llama-server-health"):
