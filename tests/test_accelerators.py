@@ -87,6 +87,7 @@ def test_kernel_module_recipes_are_pinned(arm):
     assert 'SRCREV = "ce1087bfe8132c99b41374e3128fc78612a3f492"\n' in hailo
     assert 'EXTRA_OEMAKE += "-C ${STAGING_KERNEL_DIR} M=${S}/linux/pcie"\n' in hailo
     assert 'KERNEL_MODULE_AUTOLOAD += "hailo_pci"\n' in hailo
+    assert 'MODULES_MODULE_SYMVERS_LOCATION = "linux/pcie"\n' in hailo
 
 
 def test_firmware_licence_is_declared(arm):
