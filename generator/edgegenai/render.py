@@ -14,7 +14,8 @@ from typing import Dict, List, Tuple
 
 import jinja2
 
-from .catalog import Accelerator, Board, Catalog, Engine, Model, Release, Stack, load_catalog
+from .accelerators import dynamic_layers, fitted, render_accelerators
+from .catalog import Board, Catalog, Engine, Model, Release, load_catalog
 from .spec import Spec
 
 LAYER = "meta-edgegenai"
@@ -31,8 +32,6 @@ BASE_COLLECTIONS = ("core", "yocto")
 MODEL_DIR = "/usr/share/edgegenai/models"
 # Seconds the service waits for the model to load before systemd gives up.
 STARTUP_TIMEOUT = 300
-# Groups every systemd image already has (udev creates them): not added again.
-SYSTEM_GROUPS = ("render", "video")
 
 
 def templates_dir() -> Path:
@@ -132,105 +131,6 @@ def _board_repos(board: Board, catalog: Catalog) -> List[Tuple[str, List[str]]]:
     return sorted(out.items())
 
 
-def _fitted(spec: Spec, catalog: Catalog) -> List[Tuple[Board, Accelerator]]:
-    """(board, accelerator) for every accelerator fitted to a board of the spec."""
-    return [(catalog.boards[ref.name], catalog.accelerators[a.name])
-            for ref in spec.boards for a in ref.accelerators]
-
-
-def _firmware_paths(stack: Stack) -> List[str]:
-    if not stack.firmware:
-        return []
-    return [f.install or f.extract for f in stack.firmware.files]
-
-
-def _render_accelerators(spec: Spec, catalog: Catalog, put, files: Dict[str, str]) -> List[Tuple[str, str]]:
-    """Drivers, firmware, device access, kernel fragments and runtime tests."""
-    fitted = _fitted(spec, catalog)
-    if not fitted:
-        return []
-    contents = []
-    per_machine_pkgs: Dict[str, List[str]] = {}
-    per_machine_tests: Dict[str, List[dict]] = {}
-    fragments: Dict[Tuple[str, str], List[str]] = {}  # (kernel layer, machine) -> .cfg files
-    mesa: Dict[str, List[str]] = {}
-    for board, acc in fitted:
-        stack = catalog.stacks[acc.stack]
-        pkgs = per_machine_pkgs.setdefault(board.machine, [])
-        if stack.driver:
-            pkgs.append(stack.driver.recipe)
-        else:
-            pkgs.extend(f"kernel-module-{m.replace('_', '-')}" for m in acc.kernel_modules)
-        if stack.firmware:
-            pkgs.append(stack.firmware.recipe)
-        pkgs.append("edgegenai-devices")
-        if acc.mesa_packageconfig:
-            pkgs.append("libteflon")
-            mesa.setdefault(board.machine, []).extend(acc.mesa_packageconfig)
-        if acc.kernel_config:
-            fragments.setdefault((board.kernel_layer, board.machine), []).append(f"edgegenai-{acc.name}.cfg")
-        per_machine_tests.setdefault(board.machine, []).append({
-            "name": acc.name, "modules": acc.kernel_modules, "node": acc.device.node,
-            "group": acc.device.group, "firmware": _firmware_paths(stack)})
-
-    for sname in sorted({acc.stack for _, acc in fitted}):
-        stack = catalog.stacks[sname]
-        modules = sorted({m for _, acc in fitted if acc.stack == sname for m in acc.kernel_modules})
-        if stack.driver:
-            drv = stack.driver
-            base = f"{LAYER}/recipes-kernel/{drv.recipe}"
-            version = "git" if drv.pv.endswith("+git") else drv.pv  # OE names git snapshots _git.bb
-            put(f"{base}/{drv.recipe}_{version}.bb", "layer/accelerators/kernel-module.bb.j2",
-                driver=drv, modules=modules)
-            for patch in drv.patches:
-                files[f"{base}/files/{patch}"] = _raw(f"layer/accelerators/files/{patch}")
-            contents.append((f"recipes-kernel/{drv.recipe}/", f"{drv.summary} ({stack.version})"))
-        if stack.firmware:
-            fw = stack.firmware
-            put(f"{LAYER}/recipes-bsp/{fw.recipe}/{fw.recipe}_{fw.pv}.bb", "layer/accelerators/firmware.bb.j2",
-                firmware=fw, licence_name=f"{fw.recipe}-{fw.pv}-LICENSE")
-            contents.append((f"recipes-bsp/{fw.recipe}/", f"{fw.summary}; LICENSE_FLAGS {fw.license_flags}"))
-
-    accs = sorted({acc.name: acc for _, acc in fitted}.values(), key=lambda a: a.name)
-    groups = sorted({a.device.group for a in accs})
-    put(f"{LAYER}/recipes-bsp/edgegenai-devices/edgegenai-devices_1.0.bb", "layer/accelerators/devices.bb.j2",
-        groups=groups, new_groups=[g for g in groups if g not in SYSTEM_GROUPS])
-    put(f"{LAYER}/recipes-bsp/edgegenai-devices/files/70-edgegenai-accelerators.rules",
-        "layer/accelerators/files/70-edgegenai-accelerators.rules.j2", accelerators=accs)
-    contents.append(("recipes-bsp/edgegenai-devices/", "udev rules and groups for the accelerators' device nodes"))
-
-    kernel_recipes = {"core": "recipes-kernel/linux"}
-    for (klayer, _machine), _ in sorted(fragments.items()):
-        kdir = kernel_recipes.get(klayer, f"dynamic-layers/{klayer}/recipes-kernel/linux")
-        provider = next(b.kernel_provider for b, _ in fitted if b.kernel_layer == klayer)
-        per_machine = sorted((m, fs) for (kl, m), fs in fragments.items() if kl == klayer)
-        put(f"{LAYER}/{kdir}/{provider}_%.bbappend", "layer/accelerators/kernel.bbappend.j2",
-            per_machine=per_machine)
-        for _m, names in per_machine:
-            for name in names:
-                acc = catalog.accelerators[name[len("edgegenai-"):-len(".cfg")]]
-                put(f"{LAYER}/{kdir}/files/{name}", "layer/accelerators/fragment.cfg.j2", acc=acc)
-        contents.append((f"{kdir}/", f"kernel configuration fragments for {provider}"))
-    if mesa:
-        put(f"{LAYER}/recipes-graphics/mesa/mesa.bbappend", "layer/accelerators/mesa.bbappend.j2",
-            per_machine=sorted((m, sorted(set(o))) for m, o in mesa.items()))
-        contents.append(("recipes-graphics/mesa/", "Mesa NPU drivers and the Teflon TFLite delegate"))
-
-    put(f"{LAYER}/recipes-core/packagegroups/packagegroup-edgegenai-accelerators.bb",
-        "layer/accelerators/packagegroup.bb.j2",
-        per_machine=sorted((m, sorted(set(p))) for m, p in per_machine_pkgs.items()))
-    put(f"{LAYER}/lib/oeqa/runtime/cases/edgegenai_accelerators.py",
-        "layer/accelerators/oeqa/edgegenai_accelerators.py.j2",
-        per_machine=sorted(per_machine_tests.items()))
-    contents.append(("lib/oeqa/runtime/cases/edgegenai_accelerators.py", "testimage cases for the accelerators"))
-    return contents
-
-
-def _raw(template: str) -> str:
-    """A file shipped verbatim (a patch): never passed through Jinja."""
-    return (templates_dir() / template).read_text("utf-8")
-
-
 def _symbol(name: str) -> str:
     """A Kconfig symbol suffix: qemux86-64 -> QEMUX86_64."""
     return "".join(c if c.isalnum() else "_" for c in name).upper()
@@ -299,21 +199,25 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     qemu_memory = [(b.machine, b.memory_mb) for b in boards if b.qemu]
     put(f"{LAYER}/recipes-core/images/{spec.image.name}.bb", "layer/recipes-core/images/image.bb.j2",
         image_install=["packagegroup-core-boot", "packagegroup-edgegenai"]
-        + (["packagegroup-edgegenai-accelerators"] if _fitted(spec, catalog) else [])
+        + (["packagegroup-edgegenai-accelerators"] if fitted(spec, catalog) else [])
         + ["${CORE_IMAGE_EXTRA_INSTALL}"],
         image_features=image_features, qemu_memory=sorted(qemu_memory),
         services=[f"{p.engine.name}" for p in plans], served=[p.model.name for p in plans])
     contents.append(("recipes-core/packagegroups/", "packagegroup-edgegenai"))
     contents.append((f"recipes-core/images/{spec.image.name}.bb", "the image"))
 
-    accel = _render_accelerators(spec, catalog, put, files)
-    if accel:
-        contents.extend(accel)
+    def put_in_layer(path: str, template: str, **context) -> None:
+        put(f"{LAYER}/{path}", template, **context)
+
+    def copy_in_layer(path: str, template: str) -> None:
+        files[f"{LAYER}/{path}"] = (templates_dir() / template).read_text("utf-8")
+
+    contents.extend(render_accelerators(spec, catalog, put_in_layer, copy_in_layer))
 
     layerseries = [r.layerseries for r in releases]
     put(f"{LAYER}/conf/layer.conf", "layer/conf/layer.conf.j2",
         layer_depends=collections, layerseries=layerseries,
-        dynamic=sorted({b.kernel_layer for b, _ in _fitted(spec, catalog)} - {"core"}))
+        dynamic=dynamic_layers(spec, catalog))
     put(f"{LAYER}/conf/distro/edgegenai.conf", "layer/conf/distro/edgegenai.conf.j2",
         distro_features_append=sorted(distro_features))
     put(f"{LAYER}/classes/edgegenai_model.bbclass", "layer/classes/edgegenai_model.bbclass.j2")

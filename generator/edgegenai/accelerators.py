@@ -1,0 +1,126 @@
+"""What the accelerators fitted to a spec's boards add to the layer.
+
+Per driver stack: the out-of-tree module recipe and the firmware recipe.
+Per accelerator: a udev rule giving its device node to a group, the kernel
+configuration fragment its driver needs (appended to the board's kernel
+recipe, through a dynamic layer when the kernel comes from a BSP), Mesa
+options, a per-machine packagegroup entry and oeqa runtime cases.  Pure:
+the caller decides where rendered files go.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, List, Tuple
+
+from .catalog import Accelerator, Board, Catalog, Stack
+from .spec import Spec
+
+Put = Callable[..., None]
+Copy = Callable[[str, str], None]
+
+# Groups every systemd image already has (udev creates them): not added again.
+SYSTEM_GROUPS = ("render", "video")
+
+
+def dynamic_layers(spec: Spec, catalog: Catalog) -> List[str]:
+    """BSP collections whose kernel recipes the layer appends to (BBFILES_DYNAMIC)."""
+    return sorted({board.kernel_layer for board, _ in fitted(spec, catalog)} - {"core"})
+
+
+def fitted(spec: Spec, catalog: Catalog) -> List[Tuple[Board, Accelerator]]:
+    """(board, accelerator) for every accelerator fitted to a board of the spec."""
+    return [(catalog.boards[ref.name], catalog.accelerators[a.name])
+            for ref in spec.boards for a in ref.accelerators]
+
+
+def _firmware_paths(stack: Stack) -> List[str]:
+    if not stack.firmware:
+        return []
+    return [f.install or f.extract for f in stack.firmware.files]
+
+
+def render_accelerators(spec: Spec, catalog: Catalog, put: Put, copy: Copy) -> List[Tuple[str, str]]:
+    """Drivers, firmware, device access, kernel fragments and runtime tests.
+
+    `put(path, template, **context)` renders a template to a path inside the
+    layer; `copy(path, template)` ships a file verbatim (a patch).  Returns the
+    (path, what) rows of the layer README.
+    """
+    pairs = fitted(spec, catalog)
+    if not pairs:
+        return []
+    contents = []
+    per_machine_pkgs: Dict[str, List[str]] = {}
+    per_machine_tests: Dict[str, List[dict]] = {}
+    fragments: Dict[Tuple[str, str], List[str]] = {}  # (kernel layer, machine) -> .cfg files
+    mesa: Dict[str, List[str]] = {}
+    for board, acc in pairs:
+        stack = catalog.stacks[acc.stack]
+        pkgs = per_machine_pkgs.setdefault(board.machine, [])
+        if stack.driver:
+            pkgs.append(stack.driver.recipe)
+        else:
+            pkgs.extend(f"kernel-module-{m.replace('_', '-')}" for m in acc.kernel_modules)
+        if stack.firmware:
+            pkgs.append(stack.firmware.recipe)
+        pkgs.append("edgegenai-devices")
+        if acc.mesa_packageconfig:
+            pkgs.append("libteflon")
+            mesa.setdefault(board.machine, []).extend(acc.mesa_packageconfig)
+        if acc.kernel_config:
+            fragments.setdefault((board.kernel_layer, board.machine), []).append(f"edgegenai-{acc.name}.cfg")
+        per_machine_tests.setdefault(board.machine, []).append({
+            "name": acc.name, "modules": acc.kernel_modules, "node": acc.device.node,
+            "group": acc.device.group, "firmware": _firmware_paths(stack)})
+
+    for sname in sorted({acc.stack for _, acc in pairs}):
+        stack = catalog.stacks[sname]
+        modules = sorted({m for _, acc in pairs if acc.stack == sname for m in acc.kernel_modules})
+        if stack.driver:
+            drv = stack.driver
+            base = f"recipes-kernel/{drv.recipe}"
+            version = "git" if drv.pv.endswith("+git") else drv.pv  # OE names git snapshots _git.bb
+            put(f"{base}/{drv.recipe}_{version}.bb", "layer/accelerators/kernel-module.bb.j2",
+                driver=drv, modules=modules)
+            for patch in drv.patches:
+                copy(f"{base}/files/{patch}", f"layer/accelerators/files/{patch}")
+            contents.append((f"recipes-kernel/{drv.recipe}/", f"{drv.summary} ({stack.version})"))
+        if stack.firmware:
+            fw = stack.firmware
+            put(f"recipes-bsp/{fw.recipe}/{fw.recipe}_{fw.pv}.bb", "layer/accelerators/firmware.bb.j2",
+                firmware=fw, licence_name=f"{fw.recipe}-{fw.pv}-LICENSE")
+            contents.append((f"recipes-bsp/{fw.recipe}/", f"{fw.summary}; LICENSE_FLAGS {fw.license_flags}"))
+
+    accs = sorted({acc.name: acc for _, acc in pairs}.values(), key=lambda a: a.name)
+    groups = sorted({a.device.group for a in accs})
+    put(f"recipes-bsp/edgegenai-devices/edgegenai-devices_1.0.bb", "layer/accelerators/devices.bb.j2",
+        groups=groups, new_groups=[g for g in groups if g not in SYSTEM_GROUPS])
+    put(f"recipes-bsp/edgegenai-devices/files/70-edgegenai-accelerators.rules",
+        "layer/accelerators/files/70-edgegenai-accelerators.rules.j2", accelerators=accs)
+    contents.append(("recipes-bsp/edgegenai-devices/", "udev rules and groups for the accelerators' device nodes"))
+
+    kernel_recipes = {"core": "recipes-kernel/linux"}
+    for (klayer, _machine), _ in sorted(fragments.items()):
+        kdir = kernel_recipes.get(klayer, f"dynamic-layers/{klayer}/recipes-kernel/linux")
+        provider = next(b.kernel_provider for b, _ in pairs if b.kernel_layer == klayer)
+        per_machine = sorted((m, fs) for (kl, m), fs in fragments.items() if kl == klayer)
+        put(f"{kdir}/{provider}_%.bbappend", "layer/accelerators/kernel.bbappend.j2",
+            per_machine=per_machine)
+        for _m, names in per_machine:
+            for name in names:
+                acc = catalog.accelerators[name[len("edgegenai-"):-len(".cfg")]]
+                put(f"{kdir}/files/{name}", "layer/accelerators/fragment.cfg.j2", acc=acc)
+        contents.append((f"{kdir}/", f"kernel configuration fragments for {provider}"))
+    if mesa:
+        put(f"recipes-graphics/mesa/mesa.bbappend", "layer/accelerators/mesa.bbappend.j2",
+            per_machine=sorted((m, sorted(set(o))) for m, o in mesa.items()))
+        contents.append(("recipes-graphics/mesa/", "Mesa NPU drivers and the Teflon TFLite delegate"))
+
+    put(f"recipes-core/packagegroups/packagegroup-edgegenai-accelerators.bb",
+        "layer/accelerators/packagegroup.bb.j2",
+        per_machine=sorted((m, sorted(set(p))) for m, p in per_machine_pkgs.items()))
+    put(f"lib/oeqa/runtime/cases/edgegenai_accelerators.py",
+        "layer/accelerators/oeqa/edgegenai_accelerators.py.j2",
+        per_machine=sorted(per_machine_tests.items()))
+    contents.append(("lib/oeqa/runtime/cases/edgegenai_accelerators.py", "testimage cases for the accelerators"))
+    return contents
