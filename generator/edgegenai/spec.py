@@ -34,29 +34,28 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class AcceleratorRef(_Spec):
+class _ByName(_Spec):
+    """An entry that may be written as just its name: `- qemuarm64` means `- {name: qemuarm64}`."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, v: Any) -> Any:
+        return {"name": v} if isinstance(v, str) else v
+
+
+class AcceleratorRef(_ByName):
     """An accelerator fitted to a board; a plain name or `{name: ..., version: ...}`."""
 
     name: str = Field(description="Accelerator name from the catalog (`edgegenai boards`).")
     version: Optional[str] = Field(None, description="Driver stack version; must be the pinned one if given.")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _from_name(cls, v: Any) -> Any:
-        return {"name": v} if isinstance(v, str) else v
 
-
-class BoardRef(_Spec):
+class BoardRef(_ByName):
     """A board of the catalog; written as a plain name or `{name: ..., accelerators: [...]}`."""
 
     name: str = Field(description="Board name from the catalog (`edgegenai boards`).")
     accelerators: List[AcceleratorRef] = Field(default_factory=list,
                                                description="Accelerators fitted to this board.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_name(cls, v: Any) -> Any:
-        return {"name": v} if isinstance(v, str) else v
 
 
 class ServerSpec(_Spec):
@@ -76,7 +75,7 @@ class EngineSpec(_Spec):
     server: ServerSpec = Field(default_factory=ServerSpec)
 
 
-class ModelRef(_Spec):
+class ModelRef(_ByName):
     """A catalog model by name, or a model defined in full in the spec."""
 
     name: str = Field(pattern=NAME)
@@ -93,11 +92,6 @@ class ModelRef(_Spec):
     license_flags: Optional[str] = None
     homepage: Optional[str] = None
     source: Optional[str] = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_name(cls, v: Any) -> Any:
-        return {"name": v} if isinstance(v, str) else v
 
     def is_reference(self) -> bool:
         return all(getattr(self, f) is None for f in type(self).model_fields if f != "name")
