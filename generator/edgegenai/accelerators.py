@@ -33,6 +33,11 @@ def fitted(spec: Spec, catalog: Catalog) -> List[Tuple[Board, Accelerator]]:
             for ref in spec.boards for a in ref.accelerators]
 
 
+def _fragment(acc: Accelerator) -> str:
+    """The kernel configuration fragment of an accelerator's driver."""
+    return f"edgegenai-{acc.name}.cfg"
+
+
 def _firmware_paths(stack: Stack) -> List[str]:
     if not stack.firmware:
         return []
@@ -52,7 +57,7 @@ def render_accelerators(spec: Spec, catalog: Catalog, put: Put, copy: Copy) -> L
     contents = []
     per_machine_pkgs: Dict[str, List[str]] = {}
     per_machine_tests: Dict[str, List[dict]] = {}
-    fragments: Dict[Tuple[str, str], List[str]] = {}  # (kernel layer, machine) -> .cfg files
+    fragments: Dict[str, Dict[str, List[Accelerator]]] = {}  # kernel layer -> machine -> accelerators
     mesa: Dict[str, List[str]] = {}
     for board, acc in pairs:
         stack = catalog.stacks[acc.stack]
@@ -68,7 +73,7 @@ def render_accelerators(spec: Spec, catalog: Catalog, put: Put, copy: Copy) -> L
             pkgs.append("libteflon")
             mesa.setdefault(board.machine, []).extend(acc.mesa_packageconfig)
         if acc.kernel_config:
-            fragments.setdefault((board.kernel_layer, board.machine), []).append(f"edgegenai-{acc.name}.cfg")
+            fragments.setdefault(board.kernel_layer, {}).setdefault(board.machine, []).append(acc)
         per_machine_tests.setdefault(board.machine, []).append({
             "name": acc.name, "modules": acc.kernel_modules, "node": acc.device.node,
             "group": acc.device.group, "firmware": _firmware_paths(stack)})
@@ -93,33 +98,29 @@ def render_accelerators(spec: Spec, catalog: Catalog, put: Put, copy: Copy) -> L
 
     accs = sorted({acc.name: acc for _, acc in pairs}.values(), key=lambda a: a.name)
     groups = sorted({a.device.group for a in accs})
-    put(f"recipes-bsp/edgegenai-devices/edgegenai-devices_1.0.bb", "layer/accelerators/devices.bb.j2",
+    put("recipes-bsp/edgegenai-devices/edgegenai-devices_1.0.bb", "layer/accelerators/devices.bb.j2",
         groups=groups, new_groups=[g for g in groups if g not in SYSTEM_GROUPS])
-    put(f"recipes-bsp/edgegenai-devices/files/70-edgegenai-accelerators.rules",
+    put("recipes-bsp/edgegenai-devices/files/70-edgegenai-accelerators.rules",
         "layer/accelerators/files/70-edgegenai-accelerators.rules.j2", accelerators=accs)
     contents.append(("recipes-bsp/edgegenai-devices/", "udev rules and groups for the accelerators' device nodes"))
 
-    kernel_recipes = {"core": "recipes-kernel/linux"}
-    for (klayer, _machine), _ in sorted(fragments.items()):
-        kdir = kernel_recipes.get(klayer, f"dynamic-layers/{klayer}/recipes-kernel/linux")
+    for klayer, machines in sorted(fragments.items()):
+        kdir = "recipes-kernel/linux" if klayer == "core" else f"dynamic-layers/{klayer}/recipes-kernel/linux"
         provider = next(b.kernel_provider for b, _ in pairs if b.kernel_layer == klayer)
-        per_machine = sorted((m, fs) for (kl, m), fs in fragments.items() if kl == klayer)
         put(f"{kdir}/{provider}_%.bbappend", "layer/accelerators/kernel.bbappend.j2",
-            per_machine=per_machine)
-        for _m, names in per_machine:
-            for name in names:
-                acc = catalog.accelerators[name[len("edgegenai-"):-len(".cfg")]]
-                put(f"{kdir}/files/{name}", "layer/accelerators/fragment.cfg.j2", acc=acc)
+            per_machine=[(m, [_fragment(a) for a in accs]) for m, accs in sorted(machines.items())])
+        for acc in {a.name: a for accs in machines.values() for a in accs}.values():
+            put(f"{kdir}/files/{_fragment(acc)}", "layer/accelerators/fragment.cfg.j2", acc=acc)
         contents.append((f"{kdir}/", f"kernel configuration fragments for {provider}"))
     if mesa:
-        put(f"recipes-graphics/mesa/mesa.bbappend", "layer/accelerators/mesa.bbappend.j2",
+        put("recipes-graphics/mesa/mesa.bbappend", "layer/accelerators/mesa.bbappend.j2",
             per_machine=sorted((m, sorted(set(o))) for m, o in mesa.items()))
         contents.append(("recipes-graphics/mesa/", "Mesa NPU drivers and the Teflon TFLite delegate"))
 
-    put(f"recipes-core/packagegroups/packagegroup-edgegenai-accelerators.bb",
+    put("recipes-core/packagegroups/packagegroup-edgegenai-accelerators.bb",
         "layer/accelerators/packagegroup.bb.j2",
         per_machine=sorted((m, sorted(set(p))) for m, p in per_machine_pkgs.items()))
-    put(f"lib/oeqa/runtime/cases/edgegenai_accelerators.py",
+    put("lib/oeqa/runtime/cases/edgegenai_accelerators.py",
         "layer/accelerators/oeqa/edgegenai_accelerators.py.j2",
         per_machine=sorted(per_machine_tests.items()))
     contents.append(("lib/oeqa/runtime/cases/edgegenai_accelerators.py", "testimage cases for the accelerators"))
