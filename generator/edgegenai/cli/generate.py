@@ -33,8 +33,8 @@ def command(spec_file, out_dir, check, quiet):
         changes = [c for c in writer.plan(files, out_dir) if c.action != writer.UNCHANGED]
         if changes:
             click.echo(writer.diff(files, out_dir), nl=False)
-            click.echo(f"edgegenai: {len(changes)} file(s) out of date in {out_dir}; "
-                       f"run: edgegenai generate {spec_file or ''} -o {out_dir}".replace("  ", " "),
+            command = " ".join(["edgegenai generate"] + ([str(spec_file)] if spec_file else []) + ["-o", str(out_dir)])
+            click.echo(f"edgegenai: {len(changes)} file(s) out of date in {out_dir}; run: {command}",
                        err=True)
             sys.exit(1)
         click.echo(f"edgegenai: {len(files)} files up to date in {out_dir}")
