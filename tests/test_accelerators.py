@@ -63,7 +63,7 @@ def arm(catalog):
 
 def test_accelerator_packages_are_per_machine(arm):
     pg = arm["meta-edgegenai/recipes-core/packagegroups/packagegroup-edgegenai-accelerators.bb"]
-    assert 'RDEPENDS:${PN}:append:raspberrypi5 = " edgegenai-devices hailo-pci hailo8-firmware"\n' in pg
+    assert 'RDEPENDS:${PN}:append:raspberrypi5 = " edgegenai-devices hailo-pci hailo8-firmware hailort hailort-cli"\n' in pg
     assert 'RDEPENDS:${PN}:append:rock-5b = " edgegenai-devices gasket-driver kernel-module-rocket libteflon"\n' in pg
     assert 'PACKAGE_ARCH = "${MACHINE_ARCH}"\n' in pg
     image = arm["meta-edgegenai/recipes-core/images/edgegenai-image.bb"]
@@ -83,6 +83,25 @@ def test_kernel_module_recipes_are_pinned(arm):
     assert 'EXTRA_OEMAKE += "-C ${STAGING_KERNEL_DIR} M=${S}/linux/pcie"\n' in hailo
     assert 'KERNEL_MODULE_AUTOLOAD += "hailo_pci"\n' in hailo
     assert 'MODULES_MODULE_SYMVERS_LOCATION = "linux/pcie"\n' in hailo
+
+
+def test_runtime_fetches_what_upstream_would_download(arm, catalog):
+    """HailoRT's FetchContent dependencies are BitBake sources, pinned and licensed."""
+    recipe = arm["meta-edgegenai/recipes-ai/hailort/hailort_4.23.0.bb"]
+    runtime = catalog.stacks["hailort-4"].runtime
+    assert 'SRCREV_hailort = "08f088d3b443c7846af067269ce998c6d5d91449"\n' in recipe
+    assert len(runtime.bundled) == 8
+    for dep in runtime.bundled:
+        assert f";name={dep.name};destsuffix=${{BP}}/{dep.dir} \\\n" in recipe, dep.name
+        assert f'SRCREV_{dep.name} = "{dep.srcrev}"\n' in recipe, dep.name
+        assert f"file://{dep.dir}/{dep.lic_file};md5={dep.lic_md5} \\\n" in recipe, dep.name
+        assert dep.dir == f"hailort/external/{dep.name}-src"  # where hailort's cmake/external/*.cmake look
+    assert "-DHAILO_OFFLINE_COMPILATION=ON" in recipe
+    assert "-DHAILO_HOST_PROTOBUF_DIR=${B}/protobuf-host" in recipe
+    assert "[network]" not in recipe and "AUTOREV" not in recipe
+    patch = arm["meta-edgegenai/recipes-ai/hailort/files/"
+                "0001-cmake-cross-compile-with-a-protobuf-built-for-the-build-host.patch"]
+    assert "Upstream-Status: Pending" in patch and "+        if(HAILO_HOST_PROTOBUF_DIR)\n" in patch
 
 
 def test_firmware_licence_is_declared(arm):
@@ -130,6 +149,8 @@ def test_oeqa_cases_know_each_machine(arm):
     compile(case, "edgegenai_accelerators.py", "exec")
     assert '"node": "/dev/accel/accel0",' in case
     assert '"firmware": [\'hailo/hailo8_fw.bin\'],' in case
+    assert '"probe": \'hailortcli fw-control identify\',' in case
+    assert '"probe": None,' in case  # coral-pcie: no runtime to probe with
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)

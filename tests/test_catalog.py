@@ -37,3 +37,14 @@ def test_driver_pins_are_validated_too():
     with pytest.raises(ValidationError):
         Driver(recipe="x", summary="x", homepage="x", pv="1", src_uri="git://x", srcrev="main",
                license="MIT", lic_files_chksum="", module_dir=".")
+
+
+def test_runtime_licence_covers_every_bundled_project(catalog):
+    """A project built into a runtime brings its licence into the recipe's LICENSE."""
+    runtimes = [s.runtime for s in catalog.stacks.values() if s.runtime]
+    assert runtimes
+    for runtime in runtimes:
+        declared = set(runtime.license.split(" & "))
+        for dep in runtime.bundled:
+            missing = set(dep.license.split(" & ")) - declared
+            assert not missing, f"{runtime.recipe}: {dep.name} is {dep.license}, LICENSE lacks {missing}"

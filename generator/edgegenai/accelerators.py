@@ -1,6 +1,7 @@
 """What the accelerators fitted to a spec's boards add to the layer.
 
-Per driver stack: the out-of-tree module recipe and the firmware recipe.
+Per driver stack: the out-of-tree module recipe, the firmware recipe and
+the user-space runtime.
 Per accelerator: a udev rule giving its device node to a group, the kernel
 configuration fragment its driver needs (appended to the board's kernel
 recipe, through a dynamic layer when the kernel comes from a BSP), Mesa
@@ -68,6 +69,8 @@ def render_accelerators(spec: Spec, catalog: Catalog, put: Put, copy: Copy) -> L
             pkgs.extend(f"kernel-module-{m.replace('_', '-')}" for m in acc.kernel_modules)
         if stack.firmware:
             pkgs.append(stack.firmware.recipe)
+        if stack.runtime:
+            pkgs.extend(stack.runtime.packages)
         pkgs.append("edgegenai-devices")
         if acc.mesa_packageconfig:
             pkgs.append("libteflon")
@@ -76,7 +79,8 @@ def render_accelerators(spec: Spec, catalog: Catalog, put: Put, copy: Copy) -> L
             fragments.setdefault(board.kernel_layer, {}).setdefault(board.machine, []).append(acc)
         per_machine_tests.setdefault(board.machine, []).append({
             "name": acc.name, "modules": acc.kernel_modules, "node": acc.device.node,
-            "group": acc.device.group, "firmware": _firmware_paths(stack)})
+            "group": acc.device.group, "firmware": _firmware_paths(stack),
+            "probe": stack.runtime.probe if stack.runtime else None})
 
     for sname in sorted({acc.stack for _, acc in pairs}):
         stack = catalog.stacks[sname]
@@ -95,6 +99,14 @@ def render_accelerators(spec: Spec, catalog: Catalog, put: Put, copy: Copy) -> L
             put(f"recipes-bsp/{fw.recipe}/{fw.recipe}_{fw.pv}.bb", "layer/accelerators/firmware.bb.j2",
                 firmware=fw, licence_name=f"{fw.recipe}-{fw.pv}-LICENSE")
             contents.append((f"recipes-bsp/{fw.recipe}/", f"{fw.summary}; LICENSE_FLAGS {fw.license_flags}"))
+        if stack.runtime:
+            rt = stack.runtime
+            base = f"recipes-ai/{rt.recipe}"
+            put(f"{base}/{rt.recipe}_{rt.pv}.bb", f"layer/accelerators/runtime/{rt.template}.bb.j2",
+                runtime=rt, stack=stack)
+            for patch in rt.patches:
+                copy(f"{base}/files/{patch}", f"layer/accelerators/files/{patch}")
+            contents.append((f"{base}/", f"{rt.summary} ({rt.pv})"))
 
     accs = sorted({acc.name: acc for _, acc in pairs}.values(), key=lambda a: a.name)
     groups = sorted({a.device.group for a in accs})

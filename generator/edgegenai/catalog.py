@@ -221,12 +221,55 @@ class Firmware(_Data):
     licence_file: RemoteFile
 
 
+class Bundled(_Data):
+    """A dependency an upstream build would download at configure time.
+
+    Fetched by BitBake instead, pinned like any other source, and unpacked
+    where the upstream build looks for it (`dir`, relative to S).
+    """
+
+    name: str
+    src_uri: str
+    srcrev: Sha1
+    tag: Optional[str] = None
+    dir: str
+    license: str
+    lic_file: str
+    lic_md5: str
+
+
+class Runtime(_Data):
+    """The user-space runtime of an accelerator: library, tools, headers.
+
+    Its build is specific enough to have its own template (`template`, under
+    templates/layer/accelerators/runtime/); the pins live here.
+    """
+
+    recipe: str
+    template: str
+    summary: str
+    homepage: str
+    pv: str
+    tag: Optional[str] = None
+    src_uri: str
+    srcrev: Sha1
+    license: str
+    lic_files_chksum: List[str]
+    patches: List[str] = Field(default_factory=list)
+    bundled: List[Bundled] = Field(default_factory=list)
+    packages: List[str]
+    # A command that only succeeds when the runtime reaches a device whose
+    # firmware is up: the on-target test of the whole stack.
+    probe: Optional[str] = None
+
+
 class Stack(_Data):
     name: str
     summary: str
     version: str
     driver: Optional[Driver] = None
     firmware: Optional[Firmware] = None
+    runtime: Optional[Runtime] = None
 
 
 class Feature(_Data):

@@ -42,8 +42,11 @@ def templates_dir() -> Path:
 
 
 def make_environment() -> jinja2.Environment:
-    """The one Jinja environment: strict, newline-preserving, block-trimming."""
-    return jinja2.Environment(
+    """The one Jinja environment: strict, newline-preserving, block-trimming.
+
+    `pyrepr` writes a value as a Python literal, for the generated oeqa cases.
+    """
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -51,6 +54,8 @@ def make_environment() -> jinja2.Environment:
         lstrip_blocks=True,
         autoescape=False,
     )
+    env.filters["pyrepr"] = repr
+    return env
 
 
 @dataclass(frozen=True)
