@@ -31,6 +31,11 @@ def test_boards_table_lists_the_catalog():
     assert lines[0].split()[:3] == ["BOARD", "MACHINE", "ARCH"]
     assert any(line.startswith("qemuarm64 ") and "aarch64" in line for line in lines)
     assert any(line.startswith("llama-cpp ") and " vulkan " in line for line in lines)
+    hailo8 = next(line for line in lines if line.startswith("hailo8 "))
+    assert "hailo-pci, hailo8-firmware, hailort 4.23.0" in hailo8
+    hailo10h = next(line for line in lines if line.startswith("hailo10h "))
+    assert "hailo1x-pci, hailo10h-firmware " in hailo10h and "hailort " not in hailo10h
+    assert any(line.startswith("hailo10h: HailoRT 5.3.0") for line in lines)  # why its runtime is missing
 
 
 def test_schema_is_json_schema():

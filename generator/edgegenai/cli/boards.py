@@ -39,6 +39,24 @@ def command():
             releases = [r for r in board.releases if all(n in board.capabilities_on(r) for n in acc.needs)]
             if releases:
                 where.append(f"{board.name} ({', '.join(releases)})")
-        accelerators.append([acc.name, f"{stack.name} {stack.version}", "; ".join(where) or "-", acc.summary])
+        accelerators.append([acc.name, f"{stack.name} {stack.version}", "; ".join(where) or "-",
+                             ", ".join(_packaged(acc, stack)), acc.summary])
     click.echo("")
-    click.echo(table(accelerators, ["ACCELERATOR", "STACK", "BOARDS (RELEASES)", "WHAT"]))
+    click.echo(table(accelerators, ["ACCELERATOR", "STACK", "BOARDS (RELEASES)", "PACKAGED", "WHAT"]))
+    notes = [f"{acc.name}: {acc.runtime_note}" for acc in sorted(catalog.accelerators.values(), key=lambda a: a.name)
+             if acc.runtime_note]
+    if notes:
+        click.echo("")
+        click.echo("\n".join(notes))
+
+
+def _packaged(acc, stack):
+    """What the layer builds for an accelerator: driver, firmware, runtime."""
+    out = [stack.driver.recipe] if stack.driver else [f"kernel-module-{m.replace('_', '-')}" for m in acc.kernel_modules]
+    if stack.firmware:
+        out.append(stack.firmware.recipe)
+    if stack.runtime:
+        out.append(f"{stack.runtime.recipe} {stack.runtime.pv}")
+    if acc.mesa_packageconfig:
+        out.append("libteflon")
+    return out
