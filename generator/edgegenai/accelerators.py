@@ -45,6 +45,13 @@ def _firmware_paths(stack: Stack) -> List[str]:
     return [f.install or f.extract for f in stack.firmware.files]
 
 
+def _probe(stack: Stack):
+    """The runtime's on-target probe command, with the stack's version filled in."""
+    if not (stack.runtime and stack.runtime.probe):
+        return None
+    return stack.runtime.probe.replace("{version}", stack.version)
+
+
 def render_accelerators(spec: Spec, catalog: Catalog, put: Put, copy: Copy) -> List[Tuple[str, str]]:
     """Drivers, firmware, device access, kernel fragments and runtime tests.
 
@@ -80,7 +87,7 @@ def render_accelerators(spec: Spec, catalog: Catalog, put: Put, copy: Copy) -> L
         per_machine_tests.setdefault(board.machine, []).append({
             "name": acc.name, "modules": acc.kernel_modules, "node": acc.device.node,
             "group": acc.device.group, "firmware": _firmware_paths(stack),
-            "probe": stack.runtime.probe if stack.runtime else None})
+            "probe": _probe(stack)})
 
     for sname in sorted({acc.stack for _, acc in pairs}):
         stack = catalog.stacks[sname]

@@ -258,8 +258,9 @@ class Runtime(_Data):
     patches: List[str] = Field(default_factory=list)
     bundled: List[Bundled] = Field(default_factory=list)
     packages: List[str]
-    # A command that only succeeds when the runtime reaches a device whose
-    # firmware is up: the on-target test of the whole stack.
+    # A shell command that only succeeds when the runtime reaches a device
+    # whose firmware is up: the on-target test of the whole stack.
+    # "{version}" stands for the stack's version.
     probe: Optional[str] = None
 
 
