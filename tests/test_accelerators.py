@@ -104,6 +104,33 @@ def test_runtime_fetches_what_upstream_would_download(arm, catalog):
     assert "Upstream-Status: Pending" in patch and "+        if(HAILO_HOST_PROTOBUF_DIR)\n" in patch
 
 
+def test_each_board_gets_the_runtime_its_driver_matches(catalog):
+    """Hailo-8 on one board and Hailo-10H on another: two HailoRT versions, pinned per machine."""
+    spec = parse_spec(_spec([{"name": "raspberrypi5", "accelerators": ["hailo8"]},
+                             {"name": "rock-5b", "accelerators": ["hailo10h"]}]), catalog)
+    files = render(spec, catalog)
+    distro = files["meta-edgegenai/conf/distro/edgegenai.conf"]
+    assert 'PREFERRED_VERSION_hailort:raspberrypi5 = "4.23.0"\n' in distro
+    assert 'PREFERRED_VERSION_hailort:rock-5b = "5.3.0"\n' in distro
+    five = files["meta-edgegenai/recipes-ai/hailort/hailort_5.3.0.bb"]
+    assert 'SRCREV_hailort = "d503417f2a0db186a838390fb08690c4ea0f415e"\n' in five
+    assert 'PACKAGE_ARCH = "${MACHINE_ARCH}"\n' in five
+    # Hailo's CLI11 fork is fetched by commit; its licence comes through
+    # hailort's third-party list, since no LICENSE md5 could be confirmed there.
+    assert ";name=cli11;destsuffix=${BP}/hailort/external/cli11-src \\\n" in five
+    assert "cli11-src/LICENSE" not in five
+    assert "file://hailort/LICENSE-3RD-PARTY.md;md5=eb78bffb175a3f2be317bb4c45fedecf \\\n" in five
+    assert "hailort/external/tl-expected-src/COPYING;md5=65d3616852dbf7b1a6d4b53b00626032" in five
+    pg = files["meta-edgegenai/recipes-core/packagegroups/packagegroup-edgegenai-accelerators.bb"]
+    assert 'RDEPENDS:${PN}:append:rock-5b = " edgegenai-devices hailo10h-firmware hailo1x-pci hailort hailort-cli"\n' in pg
+
+
+def test_a_spec_without_runtimes_pins_no_versions(catalog):
+    files = render(parse_spec(_spec([{"name": "rock-5b", "accelerators": ["coral-pcie"]}]), catalog), catalog)
+    assert "PREFERRED_VERSION" not in files["meta-edgegenai/conf/distro/edgegenai.conf"]
+    assert not any("recipes-ai/hailort" in path for path in files)
+
+
 def test_firmware_licence_is_declared(arm):
     fw = arm["meta-edgegenai/recipes-bsp/hailo8-firmware/hailo8-firmware_4.23.0.bb"]
     assert 'LICENSE_FLAGS = "hailo-firmware"\n' in fw

@@ -34,8 +34,10 @@ def test_boards_table_lists_the_catalog():
     hailo8 = next(line for line in lines if line.startswith("hailo8 "))
     assert "hailo-pci, hailo8-firmware, hailort 4.23.0" in hailo8
     hailo10h = next(line for line in lines if line.startswith("hailo10h "))
-    assert "hailo1x-pci, hailo10h-firmware " in hailo10h and "hailort " not in hailo10h
-    assert any(line.startswith("hailo10h: HailoRT 5.3.0") for line in lines)  # why its runtime is missing
+    assert "hailo1x-pci, hailo10h-firmware, hailort 5.3.0" in hailo10h
+    coral = next(line for line in lines if line.startswith("coral-pcie "))
+    assert "gasket-driver " in coral and "libedgetpu" not in coral
+    assert any(line.startswith("coral-pcie: libedgetpu") for line in lines)  # why its runtime is missing
 
 
 def test_schema_is_json_schema():

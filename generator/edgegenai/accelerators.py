@@ -34,6 +34,21 @@ def fitted(spec: Spec, catalog: Catalog) -> List[Tuple[Board, Accelerator]]:
             for ref in spec.boards for a in ref.accelerators]
 
 
+def runtime_versions(spec: Spec, catalog: Catalog) -> List[Tuple[str, str, str]]:
+    """(recipe, machine, version) of the accelerator runtime each board needs.
+
+    One layer can carry two versions of a runtime (HailoRT 4 for a Hailo-8
+    board, 5 for a Hailo-10H one); BitBake would build the newest for every
+    machine, so the distro pins each machine to the one its driver matches.
+    """
+    pins = set()
+    for board, acc in fitted(spec, catalog):
+        runtime = catalog.stacks[acc.stack].runtime
+        if runtime:
+            pins.add((runtime.recipe, board.machine, runtime.pv))
+    return sorted(pins)
+
+
 def _fragment(acc: Accelerator) -> str:
     """The kernel configuration fragment of an accelerator's driver."""
     return f"edgegenai-{acc.name}.cfg"

@@ -234,8 +234,11 @@ class Bundled(_Data):
     tag: Optional[str] = None
     dir: str
     license: str
-    lic_file: str
-    lic_md5: str
+    # The licence file and its md5; None only where it could not be
+    # confirmed at the pinned commit (the runtime's own third-party licence
+    # list then carries the declaration).
+    lic_file: Optional[str] = None
+    lic_md5: Optional[str] = None
 
 
 class Runtime(_Data):

@@ -14,7 +14,7 @@ from typing import Dict, List, Tuple
 
 import jinja2
 
-from .accelerators import dynamic_layers, fitted, render_accelerators
+from .accelerators import dynamic_layers, fitted, render_accelerators, runtime_versions
 from .catalog import Board, Catalog, Engine, Model, Release, load_catalog
 from .spec import Spec
 
@@ -224,7 +224,8 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
         layer_depends=collections, layerseries=layerseries,
         dynamic=dynamic_layers(spec, catalog))
     put(f"{LAYER}/conf/distro/edgegenai.conf", "layer/conf/distro/edgegenai.conf.j2",
-        distro_features_append=sorted(distro_features))
+        distro_features_append=sorted(distro_features),
+        preferred_versions=runtime_versions(spec, catalog))
     put(f"{LAYER}/classes/edgegenai_model.bbclass", "layer/classes/edgegenai_model.bbclass.j2")
     depend_repos = {c: releases[0].repos[catalog.layers[c].repo].url for c in collections}
     put(f"{LAYER}/README.md", "layer/README.md.j2", engines=[p.engine.name for p in plans],
