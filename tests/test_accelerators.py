@@ -181,6 +181,15 @@ def test_oeqa_cases_know_each_machine(arm):
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_example_metadata_has_no_unrendered_values(catalog, example):
+    """A missing optional catalog field must not leak into BitBake metadata as 'None'."""
+    files = render(load_spec(example, catalog), catalog)
+    for path, text in files.items():
+        if path.endswith((".bb", ".bbappend", ".bbclass", ".conf", ".inc", ".yml")):
+            assert "None" not in text, path
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
 def test_example_renders_lint_clean_and_kas_valid(tmp_path, catalog, example):
     """The examples' layers pass the same oelint and kas checks as the committed one."""
     spec = load_spec(example, catalog)
