@@ -260,6 +260,9 @@ class Runtime(_Data):
     lic_files_chksum: List[str]
     patches: List[str] = Field(default_factory=list)
     bundled: List[Bundled] = Field(default_factory=list)
+    # Upstream build options, spelled out so that a change of upstream's
+    # defaults cannot quietly add a component to the image.
+    cmake_options: List[str] = Field(default_factory=list)
     packages: List[str]
     # A shell command that only succeeds when the runtime reaches a device
     # whose firmware is up: the on-target test of the whole stack.
