@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from edgegenai.catalog import Driver, RepoPin
+from edgegenai.catalog import Driver, RepoPin, Stack
 
 
 def test_every_release_pins_every_repo_by_full_commit(catalog):
@@ -48,3 +48,16 @@ def test_runtime_licence_covers_every_bundled_project(catalog):
         for dep in runtime.bundled:
             missing = set(dep.license.split(" & ")) - declared
             assert not missing, f"{runtime.recipe}: {dep.name} is {dep.license}, LICENSE lacks {missing}"
+
+
+def test_a_stack_refuses_a_part_of_another_version(catalog):
+    """Driver, firmware and runtime are pinned together: bumping one alone fails at load."""
+    stack = catalog.stacks["hailort-5"].model_dump()
+    stack["runtime"]["pv"] = "5.2.0"
+    with pytest.raises(ValidationError, match="runtime hailort is 5.2.0, not the stack's version 5.3.0"):
+        Stack(**stack)
+    stack = catalog.stacks["hailort-4"].model_dump()
+    stack["driver"]["pv"] = "4.22.0"
+    with pytest.raises(ValidationError, match="driver hailo-pci is 4.22.0"):
+        Stack(**stack)
+    assert Stack(**catalog.stacks["gasket"].model_dump()).driver.pv == "1.0.18+git"

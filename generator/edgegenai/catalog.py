@@ -15,7 +15,7 @@ from importlib import resources
 from typing import Annotated, Dict, List, Optional
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SHA1 = re.compile(r"^[0-9a-f]{40}$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -271,12 +271,28 @@ class Runtime(_Data):
 
 
 class Stack(_Data):
+    """An accelerator's driver, firmware and runtime, which only work together.
+
+    Every versioned part carries the stack's version (a git snapshot of it,
+    `1.0.18+git`, counts): a catalog edit that bumps one part alone is
+    refused when the catalog loads, not discovered on the device.
+    """
+
     name: str
     summary: str
     version: str
     driver: Optional[Driver] = None
     firmware: Optional[Firmware] = None
     runtime: Optional[Runtime] = None
+
+    @model_validator(mode="after")
+    def _parts_match(self) -> "Stack":
+        for part in ("driver", "firmware", "runtime"):
+            piece = getattr(self, part)
+            if piece is not None and piece.pv.split("+")[0] != self.version:
+                raise ValueError(f"stack {self.name}: {part} {piece.recipe} is {piece.pv}, "
+                                 f"not the stack's version {self.version}")
+        return self
 
 
 class Feature(_Data):
