@@ -99,6 +99,9 @@ def test_runtime_fetches_what_upstream_would_download(arm, catalog):
     assert "-DHAILO_OFFLINE_COMPILATION=ON" in recipe
     assert "-DHAILO_HOST_PROTOBUF_DIR=${B}/protobuf-host" in recipe
     assert "[network]" not in recipe and "AUTOREV" not in recipe
+    # Applications build against it with find_package(HailoRT 4.23.0 EXACT).
+    assert "${B}/hailort/libhailort/src/CMakeFiles/Export/*/HailoRTTargets*.cmake" in recipe
+    assert "${D}${libdir}/cmake/HailoRT/" in recipe
     patch = arm["meta-edgegenai/recipes-ai/hailort/files/"
                 "0001-cmake-cross-compile-with-a-protobuf-built-for-the-build-host.patch"]
     assert "Upstream-Status: Pending" in patch and "+        if(HAILO_HOST_PROTOBUF_DIR)\n" in patch
