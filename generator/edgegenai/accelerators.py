@@ -11,7 +11,7 @@ the caller decides where rendered files go.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from .catalog import Accelerator, Board, Catalog, Stack
 from .spec import Spec
@@ -60,7 +60,7 @@ def _firmware_paths(stack: Stack) -> List[str]:
     return [f.install or f.extract for f in stack.firmware.files]
 
 
-def _probe(stack: Stack):
+def _probe(stack: Stack) -> Optional[str]:
     """The runtime's on-target probe command, with the stack's version filled in."""
     if not (stack.runtime and stack.runtime.probe):
         return None
