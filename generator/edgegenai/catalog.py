@@ -185,8 +185,8 @@ class Accelerator(_Data):
     runtime_note: str = ""
 
 
-class Driver(_Data):
-    """An out-of-tree kernel module built with OE-core's module class."""
+class _Upstream(_Data):
+    """A recipe built from one upstream git commit, with our patches on top."""
 
     recipe: str
     summary: str
@@ -196,10 +196,14 @@ class Driver(_Data):
     src_uri: str
     srcrev: Sha1
     license: str
-    lic_files_chksum: str
-    module_dir: str
     patches: List[str] = Field(default_factory=list)
 
+
+class Driver(_Upstream):
+    """An out-of-tree kernel module built with OE-core's module class."""
+
+    lic_files_chksum: str
+    module_dir: str
 
 
 class RemoteFile(_Data):
@@ -241,24 +245,15 @@ class Bundled(_Data):
     lic_md5: Optional[str] = None
 
 
-class Runtime(_Data):
+class Runtime(_Upstream):
     """The user-space runtime of an accelerator: library, tools, headers.
 
     Its build is specific enough to have its own template (`template`, under
     templates/layer/accelerators/runtime/); the pins live here.
     """
 
-    recipe: str
     template: str
-    summary: str
-    homepage: str
-    pv: str
-    tag: Optional[str] = None
-    src_uri: str
-    srcrev: Sha1
-    license: str
     lic_files_chksum: List[str]
-    patches: List[str] = Field(default_factory=list)
     bundled: List[Bundled] = Field(default_factory=list)
     # Upstream build options, spelled out so that a change of upstream's
     # defaults cannot quietly add a component to the image.
