@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from edgegenai.catalog import Driver, RepoPin, Stack
+from edgegenai.catalog import Accelerator, Driver, RepoPin, Stack
 
 
 def test_every_release_pins_every_repo_by_full_commit(catalog):
@@ -31,6 +31,25 @@ def test_accelerators_name_known_stacks_and_capabilities(catalog):
     for acc in catalog.accelerators.values():
         assert acc.stack in catalog.stacks
         assert set(acc.needs) <= capabilities
+
+
+def test_delegates_name_known_interpreters(catalog):
+    with_delegate = [a for a in catalog.accelerators.values() if a.interpreter]
+    assert with_delegate
+    for acc in with_delegate:
+        interp = catalog.interpreters[acc.interpreter]
+        assert "{delegate}" in interp.probe
+        for notice in interp.notices:
+            assert notice.license in interp.license.split(" & ")
+    for release in catalog.releases.values():
+        assert release.python.count(".") == 1
+
+
+def test_a_delegate_comes_with_its_interpreter(catalog):
+    acc = catalog.accelerators["rk3588-npu"].model_dump()
+    acc["delegate"] = None
+    with pytest.raises(ValidationError, match="interpreter and delegate go together"):
+        Accelerator(**acc)
 
 
 def test_driver_pins_are_validated_too():

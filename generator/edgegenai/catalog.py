@@ -51,6 +51,8 @@ class Release(_Data):
     lts: bool
     layerseries: str
     kernel: str
+    # OE-core's Python (PYTHON_BASEVERSION): what binary wheels must match.
+    python: str
     repos: Dict[str, RepoPin]
 
 
@@ -182,7 +184,17 @@ class Accelerator(_Data):
     kernel_config: Dict[str, str]
     device: Device
     mesa_packageconfig: List[str] = Field(default_factory=list)
+    # The model interpreter (interpreters.yaml) the accelerator's delegate
+    # plugs into, and the delegate library it loads.
+    interpreter: Optional[str] = None
+    delegate: Optional[str] = None
     runtime_note: str = ""
+
+    @model_validator(mode="after")
+    def _delegate_needs_interpreter(self) -> "Accelerator":
+        if (self.interpreter is None) != (self.delegate is None):
+            raise ValueError(f"accelerator {self.name}: interpreter and delegate go together")
+        return self
 
 
 class _Upstream(_Data):
@@ -290,6 +302,69 @@ class Stack(_Data):
         return self
 
 
+class Wheel(_Data):
+    """One upstream binary wheel, for one Python version and architecture."""
+
+    python: str
+    arch: str
+    url: str
+    sha256: str
+
+    @field_validator("sha256")
+    @classmethod
+    def _sha256(cls, v: str) -> str:
+        if not SHA256.match(v):
+            raise ValueError(f"sha256 must be 64 lowercase hex digits, got {v!r}")
+        return v
+
+
+class Notice(_Data):
+    """A licence of code bundled into a binary that has no SPDX text in OE.
+
+    Fetched from the bundled project's own repository at a pinned commit,
+    so the recipe can checksum it and ship it as that licence's text.
+    """
+
+    license: str
+    url: str
+    sha256: str
+    file: str
+    lic_files_chksum: str
+
+
+class Interpreter(_Data):
+    """A model interpreter that accelerators' delegates plug into.
+
+    Installed from upstream's release wheel: the source build downloads its
+    dependency tree while configuring (see the note in interpreters.yaml).
+    A wheel is built for one CPython version and architecture; the recipe
+    is skipped elsewhere, and the spec loader refuses such a board or
+    release before that.
+    """
+
+    name: str
+    recipe: str
+    # The Python package the wheel installs (its top_level.txt).
+    module: str
+    summary: str
+    description: str
+    homepage: str
+    pv: str
+    wheel: Wheel
+    license: str
+    lic_files_chksum: List[str]
+    notices: List[Notice] = Field(default_factory=list)
+    rdepends: List[str]
+    # Binaries upstream ships stripped; OE's QA would refuse them otherwise.
+    insane_skip: List[str] = Field(default_factory=list)
+    # Succeeds only when the interpreter loads `{delegate}` and the delegate
+    # finds its device: the on-target test of the accelerator's whole stack.
+    probe: str
+
+    def installable(self, python: str, arch: str) -> bool:
+        return (self.wheel.python, self.wheel.arch) == (python, arch)
+
+
 class Feature(_Data):
     name: str
     summary: str
@@ -313,6 +388,7 @@ class Catalog(_Data):
     features: Dict[str, Feature]
     accelerators: Dict[str, Accelerator]
     stacks: Dict[str, Stack]
+    interpreters: Dict[str, Interpreter]
 
 
 def _named(raw: dict, nested: Optional[str] = None) -> dict:
@@ -344,4 +420,5 @@ def load_catalog() -> Catalog:
         features=_named(_read("features.yaml")),
         accelerators=_named(_read("accelerators.yaml")),
         stacks=_named(_read("stacks.yaml")),
+        interpreters=_named(_read("interpreters.yaml")),
     )

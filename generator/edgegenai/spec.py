@@ -277,6 +277,7 @@ def _check_accelerators(i: int, ref: BoardRef, board, spec: Spec, catalog: Catal
         seen.add(acc.name)
         problems.extend(f"{where}: {acc.name} {why}"
                         for why in _lacks(board, f"board '{ref.name}'", acc.needs, spec.releases))
+        problems.extend(f"{where}: {acc.name} {why}" for why in _lacks_interpreter(acc, board, spec, catalog))
         stack = catalog.stacks[acc.stack]
         if acc_ref.version is not None and acc_ref.version != stack.version:
             problems.append(f"{where}.version: {acc.name} runs with the {stack.name} stack at {stack.version} "
@@ -287,6 +288,32 @@ def _check_accelerators(i: int, ref: BoardRef, board, spec: Spec, catalog: Catal
                             f"carries {other}; their drivers and firmware cannot be mixed on one board")
         stacks.setdefault(acc.vendor, acc.stack)
     return problems
+
+
+def _lacks_interpreter(acc, board, spec: Spec, catalog: Catalog) -> List[str]:
+    """Why the interpreter an accelerator's delegate needs cannot be installed.
+
+    Interpreters come as binary wheels, one per CPython version and
+    architecture: a release whose Python no wheel matches would get a
+    module that cannot be imported.
+    """
+    if acc.interpreter is None:
+        return []
+    interp = catalog.interpreters[acc.interpreter]
+    wheel = interp.wheel
+    out = []
+    for rel in spec.releases:
+        release = catalog.releases.get(rel)
+        if release is None or interp.installable(release.python, board.arch):
+            continue
+        why = []
+        if release.python != wheel.python:
+            why.append(f"release {rel} has Python {release.python}")
+        if board.arch != wheel.arch:
+            why.append(f"board '{board.name}' is {board.arch}")
+        out.append(f"needs {interp.recipe} {interp.pv}, whose wheel is for Python {wheel.python} "
+                   f"on {wheel.arch}; {' and '.join(why)}")
+    return out
 
 
 def _engine_of(ref: ModelRef, catalog: Catalog) -> Optional[str]:
