@@ -49,6 +49,27 @@ def test_impossible_combination_is_rejected(catalog, boards, releases, expected)
     assert expected in err.value.problems, err.value.problems
 
 
+def _with_capability(catalog, board, capability):
+    """The catalog with one more capability on a board: to reach rules behind the capability check."""
+    b = catalog.boards[board]
+    boards = {**catalog.boards, board: b.model_copy(update={"capabilities": b.capabilities + [capability]})}
+    return catalog.model_copy(update={"boards": boards})
+
+
+@pytest.mark.parametrize("board,release,why", [
+    ("rock-5b", "scarthgap", "release scarthgap has Python 3.12"),
+    ("qemux86-64", "wrynose", "board 'qemux86-64' is x86_64"),
+])
+def test_interpreter_wheel_must_match_python_and_arch(catalog, board, release, why):
+    """The NPU's delegate needs LiteRT, a wheel built for one Python and architecture."""
+    widened = _with_capability(catalog, board, "rocket-npu")
+    with pytest.raises(SpecError) as err:
+        parse_spec(_spec([{"name": board, "accelerators": ["rk3588-npu"]}], (release,)), widened)
+    assert err.value.problems == [
+        "boards[0].accelerators[0]: rk3588-npu needs python3-ai-edge-litert 2.3.0, whose wheel is for "
+        f"Python 3.14 on aarch64; {why}"]
+
+
 def test_vulkan_is_accepted_on_a_board_with_a_gpu(catalog):
     spec = parse_spec(_spec(["raspberrypi5"], engines={"llama-cpp": {"backends": ["vulkan"]}}), catalog)
     files = render(spec, catalog)
@@ -64,7 +85,8 @@ def arm(catalog):
 def test_accelerator_packages_are_per_machine(arm):
     pg = arm["meta-edgegenai/recipes-core/packagegroups/packagegroup-edgegenai-accelerators.bb"]
     assert 'RDEPENDS:${PN}:append:raspberrypi5 = " edgegenai-devices hailo-pci hailo8-firmware hailort hailort-cli"\n' in pg
-    assert 'RDEPENDS:${PN}:append:rock-5b = " edgegenai-devices gasket-driver kernel-module-rocket libteflon"\n' in pg
+    assert ('RDEPENDS:${PN}:append:rock-5b = " edgegenai-devices gasket-driver kernel-module-rocket libteflon '
+            'python3-ai-edge-litert"\n') in pg
     assert 'PACKAGE_ARCH = "${MACHINE_ARCH}"\n' in pg
     image = arm["meta-edgegenai/recipes-core/images/edgegenai-image.bb"]
     assert "    packagegroup-edgegenai-accelerators \\\n" in image
@@ -126,6 +148,30 @@ def test_each_board_gets_the_runtime_its_driver_matches(catalog):
     assert "hailort/external/tl-expected-src/COPYING;md5=65d3616852dbf7b1a6d4b53b00626032" in five
     pg = files["meta-edgegenai/recipes-core/packagegroups/packagegroup-edgegenai-accelerators.bb"]
     assert 'RDEPENDS:${PN}:append:rock-5b = " edgegenai-devices hailo10h-firmware hailo1x-pci hailort hailort-cli"\n' in pg
+
+
+def test_npu_gets_the_interpreter_its_delegate_plugs_into(arm, catalog):
+    """Teflon is a TFLite delegate: the board also gets LiteRT, pinned by PyPI's sha256."""
+    interp = catalog.interpreters["litert"]
+    recipe = arm["meta-edgegenai/recipes-ai/python3-ai-edge-litert/python3-ai-edge-litert_2.3.0.bb"]
+    assert f"    {interp.wheel.url};name=wheel;downloadfilename=" in recipe
+    assert f'SRC_URI[wheel.sha256sum] = "{interp.wheel.sha256}"\n' in recipe
+    # Saved under a .zip name, the wheel is unpacked by the fetcher (base.bbclass
+    # adds unzip-native for that name) where S and LIC_FILES_CHKSUM expect it.
+    assert "downloadfilename=ai_edge_litert-${PV}-cp314-cp314-manylinux_2_27_aarch64.whl.zip;subdir=${BP}" in recipe
+    assert "file://ai_edge_litert-${PV}.dist-info/licenses/LICENSE;md5=86d3f3a95c324c9479bd8986968f4327" in recipe
+    assert 'NO_GENERIC_LICENSE[Ooura-FFT] = "${BP}-readme2d.txt"\n' in recipe
+    assert 'SRC_URI[ooura-fft.sha256sum] = "0b2a2082537735a2a576dbec2e8f9c1a09812eac6df6a389502a6ba860072906"\n' in recipe
+    assert 'COMPATIBLE_HOST = "aarch64.*-linux"\n' in recipe and 'WHEEL_PYTHON = "3.14"\n' in recipe
+    assert 'RDEPENDS:${PN} += "python3-core python3-ctypes python3-numpy"\n' in recipe
+    assert "[network]" not in recipe and "AUTOREV" not in recipe
+    case = arm["meta-edgegenai/lib/oeqa/runtime/cases/edgegenai_accelerators.py"]
+    assert "load_delegate(\\'libteflon.so\\')" in case
+
+
+def test_only_boards_with_such_a_delegate_get_an_interpreter(catalog):
+    files = render(parse_spec(_spec([{"name": "raspberrypi5", "accelerators": ["hailo8"]}]), catalog), catalog)
+    assert not any("python3-ai-edge-litert" in path or "python3-ai-edge-litert" in text for path, text in files.items())
 
 
 def test_a_spec_without_runtimes_pins_no_versions(catalog):

@@ -1,7 +1,8 @@
 """What the accelerators fitted to a spec's boards add to the layer.
 
 Per driver stack: the out-of-tree module recipe, the firmware recipe and
-the user-space runtime.
+the user-space runtime.  Per interpreter an accelerator's delegate plugs
+into: its recipe.
 Per accelerator: a udev rule giving its device node to a group, the kernel
 configuration fragment its driver needs (appended to the board's kernel
 recipe, through a dynamic layer when the kernel comes from a BSP), Mesa
@@ -60,11 +61,22 @@ def _firmware_paths(stack: Stack) -> List[str]:
     return [f.install or f.extract for f in stack.firmware.files]
 
 
-def _probe(stack: Stack) -> Optional[str]:
-    """The runtime's on-target probe command, with the stack's version filled in."""
-    if not (stack.runtime and stack.runtime.probe):
-        return None
-    return stack.runtime.probe.replace("{version}", stack.version)
+def _probe(acc: Accelerator, stack: Stack, catalog: Catalog) -> Optional[str]:
+    """The on-target command that succeeds only when software reaches the device.
+
+    The stack's runtime probe (with the stack's version filled in), else the
+    interpreter's, loading the accelerator's delegate.
+    """
+    if stack.runtime and stack.runtime.probe:
+        return stack.runtime.probe.replace("{version}", stack.version)
+    if acc.interpreter:
+        return catalog.interpreters[acc.interpreter].probe.replace("{delegate}", acc.delegate or "")
+    return None
+
+
+def _versioned(filename: str, pv: str) -> str:
+    """A download name carrying ${PV}, so a version bump cannot reuse a stale file."""
+    return filename.replace(f"-{pv}-", "-${PV}-", 1)
 
 
 def render_accelerators(spec: Spec, catalog: Catalog, put: Put, copy: Copy) -> List[Tuple[str, str]]:
@@ -97,12 +109,14 @@ def render_accelerators(spec: Spec, catalog: Catalog, put: Put, copy: Copy) -> L
         if acc.mesa_packageconfig:
             pkgs.append("libteflon")
             mesa.setdefault(board.machine, []).extend(acc.mesa_packageconfig)
+        if acc.interpreter:
+            pkgs.append(catalog.interpreters[acc.interpreter].recipe)
         if acc.kernel_config:
             fragments.setdefault(board.kernel_layer, {}).setdefault(board.machine, []).append(acc)
         per_machine_tests.setdefault(board.machine, []).append({
             "name": acc.name, "modules": acc.kernel_modules, "node": acc.device.node,
             "group": acc.device.group, "firmware": _firmware_paths(stack),
-            "probe": _probe(stack)})
+            "probe": _probe(acc, stack, catalog)})
 
     for sname in sorted({acc.stack for _, acc in pairs}):
         stack = catalog.stacks[sname]
@@ -129,6 +143,13 @@ def render_accelerators(spec: Spec, catalog: Catalog, put: Put, copy: Copy) -> L
             for patch in rt.patches:
                 copy(f"{base}/files/{patch}", f"layer/accelerators/files/{patch}")
             contents.append((f"{base}/", f"{rt.summary} ({rt.pv})"))
+
+    for iname in sorted({acc.interpreter for _, acc in pairs if acc.interpreter}):
+        interp = catalog.interpreters[iname]
+        put(f"recipes-ai/{interp.recipe}/{interp.recipe}_{interp.pv}.bb",
+            "layer/accelerators/interpreter/wheel.bb.j2",
+            interp=interp, wheel_file=_versioned(interp.wheel.url.rsplit("/", 1)[1], interp.pv))
+        contents.append((f"recipes-ai/{interp.recipe}/", f"{interp.summary} ({interp.pv})"))
 
     accs = sorted({acc.name: acc for _, acc in pairs}.values(), key=lambda a: a.name)
     groups = sorted({a.device.group for a in accs})
