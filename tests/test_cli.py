@@ -38,6 +38,9 @@ def test_boards_table_lists_the_catalog():
     coral = next(line for line in lines if line.startswith("coral-pcie "))
     assert "gasket-driver " in coral and "libedgetpu" not in coral
     assert any(line.startswith("coral-pcie: libedgetpu") for line in lines)  # why its runtime is missing
+    npu = next(line for line in lines if line.startswith("rk3588-npu "))
+    assert " rock-5b (wrynose) " in npu
+    assert "libteflon, python3-ai-edge-litert 2.3.0 (Python 3.14)" in npu
 
 
 def test_schema_is_json_schema():

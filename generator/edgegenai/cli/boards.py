@@ -36,11 +36,12 @@ def command():
         stack = catalog.stacks[acc.stack]
         where = []
         for board in sorted(catalog.boards.values(), key=lambda b: b.name):
-            releases = [r for r in board.releases if all(n in board.capabilities_on(r) for n in acc.needs)]
+            releases = [r for r in board.releases if all(n in board.capabilities_on(r) for n in acc.needs)
+                        and _installable(acc, board, r, catalog)]
             if releases:
                 where.append(f"{board.name} ({', '.join(releases)})")
         accelerators.append([acc.name, f"{stack.name} {stack.version}", "; ".join(where) or "-",
-                             ", ".join(_packaged(acc, stack)), acc.summary])
+                             ", ".join(_packaged(acc, stack, catalog)), acc.summary])
     click.echo("")
     click.echo(table(accelerators, ["ACCELERATOR", "STACK", "BOARDS (RELEASES)", "PACKAGED", "WHAT"]))
     notes = [f"{acc.name}: {acc.runtime_note}" for acc in sorted(catalog.accelerators.values(), key=lambda a: a.name)
@@ -50,8 +51,15 @@ def command():
         click.echo("\n".join(notes))
 
 
-def _packaged(acc, stack):
-    """What the layer builds for an accelerator: driver, firmware, runtime."""
+def _installable(acc, board, release, catalog) -> bool:
+    """Whether the interpreter the accelerator's delegate needs has a wheel there."""
+    if not acc.interpreter:
+        return True
+    return catalog.interpreters[acc.interpreter].installable(catalog.releases[release].python, board.arch)
+
+
+def _packaged(acc, stack, catalog):
+    """What the layer builds for an accelerator: driver, firmware, runtime, interpreter."""
     out = [stack.driver.recipe] if stack.driver else [f"kernel-module-{m.replace('_', '-')}" for m in acc.kernel_modules]
     if stack.firmware:
         out.append(stack.firmware.recipe)
@@ -59,4 +67,7 @@ def _packaged(acc, stack):
         out.append(f"{stack.runtime.recipe} {stack.runtime.pv}")
     if acc.mesa_packageconfig:
         out.append("libteflon")
+    if acc.interpreter:
+        interp = catalog.interpreters[acc.interpreter]
+        out.append(f"{interp.recipe} {interp.pv} (Python {interp.wheel.python})")
     return out
