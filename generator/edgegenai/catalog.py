@@ -31,6 +31,16 @@ def _full_sha(v: str) -> str:
 Sha1 = Annotated[str, AfterValidator(_full_sha)]
 
 
+def _sha256(v: str) -> str:
+    if not SHA256.match(v):
+        raise ValueError(f"sha256 must be 64 lowercase hex digits, got {v!r}")
+    return v
+
+
+# A file's content pinned by sha256.
+Sha256 = Annotated[str, AfterValidator(_sha256)]
+
+
 class _Data(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -142,20 +152,13 @@ class Model(_Data):
     format: str
     url: str
     filename: str
-    sha256: str
+    sha256: Sha256
     size: int
     license: str
     lic_files_chksum: str
     license_flags: str = ""
     homepage: str
     source: str = ""
-
-    @field_validator("sha256")
-    @classmethod
-    def _sha256(cls, v: str) -> str:
-        if not SHA256.match(v):
-            raise ValueError(f"sha256 must be 64 lowercase hex digits, got {v!r}")
-        return v
 
     @field_validator("url")
     @classmethod
@@ -308,14 +311,7 @@ class Wheel(_Data):
     python: str
     arch: str
     url: str
-    sha256: str
-
-    @field_validator("sha256")
-    @classmethod
-    def _sha256(cls, v: str) -> str:
-        if not SHA256.match(v):
-            raise ValueError(f"sha256 must be 64 lowercase hex digits, got {v!r}")
-        return v
+    sha256: Sha256
 
 
 class Notice(_Data):
@@ -327,7 +323,7 @@ class Notice(_Data):
 
     license: str
     url: str
-    sha256: str
+    sha256: Sha256
     file: str
     lic_files_chksum: str
 
@@ -338,8 +334,8 @@ class Interpreter(_Data):
     Installed from upstream's release wheel: the source build downloads its
     dependency tree while configuring (see the note in interpreters.yaml).
     A wheel is built for one CPython version and architecture; the recipe
-    is skipped elsewhere, and the spec loader refuses such a board or
-    release before that.
+    refuses others (COMPATIBLE_HOST, and a check in do_install), and the
+    spec loader refuses such a board or release before that.
     """
 
     name: str
