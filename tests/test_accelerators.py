@@ -25,6 +25,9 @@ BAD = [
     ([{"name": "rock-5b", "accelerators": ["rk3588-npu"]}], ("wrynose", "scarthgap"),
      "boards[0].accelerators[0]: rk3588-npu needs rocket-npu, which board 'rock-5b' has only on wrynose, "
      "not on scarthgap; drop scarthgap from releases"),
+    ([{"name": "raspberrypi5", "accelerators": ["coral-pcie"]}], ("scarthgap",),
+     "boards[0].accelerators[0]: coral-pcie needs python3-ai-edge-litert 2.2.0, whose wheel is for "
+     "Python 3.14 on aarch64; release scarthgap has Python 3.12"),
     ([{"name": "qemuarm64", "accelerators": ["coral-pcie"]}], ("wrynose",),
      "boards[0].accelerators[0]: coral-pcie needs pcie, which board 'qemuarm64' does not have"),
     ([{"name": "raspberrypi5", "accelerators": ["hailo8", "hailo10h"]}], ("wrynose",),
@@ -66,7 +69,7 @@ def test_interpreter_wheel_must_match_python_and_arch(catalog, board, release, w
     with pytest.raises(SpecError) as err:
         parse_spec(_spec([{"name": board, "accelerators": ["rk3588-npu"]}], (release,)), widened)
     assert err.value.problems == [
-        "boards[0].accelerators[0]: rk3588-npu needs python3-ai-edge-litert 2.3.0, whose wheel is for "
+        "boards[0].accelerators[0]: rk3588-npu needs python3-ai-edge-litert 2.2.0, whose wheel is for "
         f"Python 3.14 on aarch64; {why}"]
 
 
@@ -85,8 +88,8 @@ def arm(catalog):
 def test_accelerator_packages_are_per_machine(arm):
     pg = arm["meta-edgegenai/recipes-core/packagegroups/packagegroup-edgegenai-accelerators.bb"]
     assert 'RDEPENDS:${PN}:append:raspberrypi5 = " edgegenai-devices hailo-pci hailo8-firmware hailort hailort-cli"\n' in pg
-    assert ('RDEPENDS:${PN}:append:rock-5b = " edgegenai-devices gasket-driver kernel-module-rocket libteflon '
-            'python3-ai-edge-litert"\n') in pg
+    assert ('RDEPENDS:${PN}:append:rock-5b = " edgegenai-devices gasket-driver kernel-module-rocket libedgetpu '
+            'libteflon python3-ai-edge-litert"\n') in pg
     assert 'PACKAGE_ARCH = "${MACHINE_ARCH}"\n' in pg
     image = arm["meta-edgegenai/recipes-core/images/edgegenai-image.bb"]
     assert "    packagegroup-edgegenai-accelerators \\\n" in image
@@ -153,20 +156,48 @@ def test_each_board_gets_the_runtime_its_driver_matches(catalog):
 def test_npu_gets_the_interpreter_its_delegate_plugs_into(arm, catalog):
     """Teflon is a TFLite delegate: the board also gets LiteRT, pinned by PyPI's sha256."""
     interp = catalog.interpreters["litert"]
-    recipe = arm["meta-edgegenai/recipes-ai/python3-ai-edge-litert/python3-ai-edge-litert_2.3.0.bb"]
+    recipe = arm["meta-edgegenai/recipes-ai/python3-ai-edge-litert/python3-ai-edge-litert_2.2.0.bb"]
     assert f"    {interp.wheel.url};name=wheel;downloadfilename=" in recipe
     assert f'SRC_URI[wheel.sha256sum] = "{interp.wheel.sha256}"\n' in recipe
     # Saved under a .zip name, the wheel is unpacked by the fetcher (base.bbclass
     # adds unzip-native for that name) where S and LIC_FILES_CHKSUM expect it.
     assert "downloadfilename=ai_edge_litert-${PV}-cp314-cp314-manylinux_2_27_aarch64.whl.zip;subdir=${BP}" in recipe
-    assert "file://ai_edge_litert-${PV}.dist-info/licenses/LICENSE;md5=86d3f3a95c324c9479bd8986968f4327" in recipe
+    # The wheel has no licence file: LiteRT's comes from its repository at the tag.
+    assert "    file://${BP}-LICENSE;md5=86d3f3a95c324c9479bd8986968f4327 \\\n" in recipe
+    assert ("https://raw.githubusercontent.com/google-ai-edge/LiteRT/145c7523ff08d5e57ab5c582141775eea47da9c7/"
+            "LICENSE;name=licence1;downloadfilename=${BP}-LICENSE;subdir=${BP}") in recipe
     assert 'NO_GENERIC_LICENSE[Ooura-FFT] = "${BP}-readme2d.txt"\n' in recipe
-    assert 'SRC_URI[ooura-fft.sha256sum] = "0b2a2082537735a2a576dbec2e8f9c1a09812eac6df6a389502a6ba860072906"\n' in recipe
+    assert "NO_GENERIC_LICENSE[Apache" not in recipe
+    assert 'SRC_URI[licence2.sha256sum] = "0b2a2082537735a2a576dbec2e8f9c1a09812eac6df6a389502a6ba860072906"\n' in recipe
     assert 'COMPATIBLE_HOST = "aarch64.*-linux"\n' in recipe and 'WHEEL_PYTHON = "3.14"\n' in recipe
     assert 'RDEPENDS:${PN} += "python3-core python3-ctypes python3-numpy"\n' in recipe
     assert "[network]" not in recipe and "AUTOREV" not in recipe
     case = arm["meta-edgegenai/lib/oeqa/runtime/cases/edgegenai_accelerators.py"]
     assert "load_delegate(\\'libteflon.so\\')" in case
+
+
+def test_coral_gets_libedgetpu_built_from_the_interpreter_s_litert(arm):
+    """The Edge TPU delegate, built from source against LiteRT's TensorFlow Lite, offline."""
+    recipe = arm["meta-edgegenai/recipes-ai/libedgetpu/libedgetpu_git.bb"]
+    assert 'SRCREV_libedgetpu = "e35aed18fea2e2d25d98352e5a5bd357c170bd4d"\n' in recipe
+    assert 'SRCREV_litert = "145c7523ff08d5e57ab5c582141775eea47da9c7"\n' in recipe
+    # LiteRT keeps prebuilt binaries of other platforms in Git LFS: not fetched.
+    assert "branch=release/2.2.0;lfs=0;name=litert;destsuffix=${BP}/litert" in recipe
+    assert "file://litert/LICENSE;md5=86d3f3a95c324c9479bd8986968f4327" in recipe
+    assert "oe_runmake libedgetpu-throttled" in recipe
+    assert 'ln -sf libedgetpu.so.1.0 ${D}${libdir}/libedgetpu.so.1' in recipe
+    assert "[network]" not in recipe and "AUTOREV" not in recipe
+    for patch in ("0001-port-include-cstdint-for-the-fixed-width-integer-types.patch",
+                  "0002-makefile_build-build-against-LiteRT-and-a-current-abseil.patch"):
+        assert f"    file://{patch} \\\n" in recipe
+        text = arm[f"meta-edgegenai/recipes-ai/libedgetpu/files/{patch}"]
+        assert "Upstream-Status: Pending" in text and "Signed-off-by:" in text
+    # abseil-cpp and flatbuffers: the layer needs meta-oe, and says so.
+    assert 'LAYERDEPENDS_edgegenai = "core yocto openembedded-layer"\n' in arm["meta-edgegenai/conf/layer.conf"]
+    # One libedgetpu for every machine: no per-machine version pin.
+    assert "PREFERRED_VERSION_libedgetpu" not in arm["meta-edgegenai/conf/distro/edgegenai.conf"]
+    case = arm["meta-edgegenai/lib/oeqa/runtime/cases/edgegenai_accelerators.py"]
+    assert "load_delegate(\\'libedgetpu.so.1\\')" in case
 
 
 def test_only_boards_with_such_a_delegate_get_an_interpreter(catalog):
@@ -206,7 +237,7 @@ def test_kernel_fragments_reach_each_kernel(arm):
         "CONFIG_DRM_ACCEL=y\nCONFIG_DRM_ACCEL_ROCKET=m\n")
     conf = arm["meta-edgegenai/conf/layer.conf"]
     assert 'BBFILES_DYNAMIC += "raspberrypi:${LAYERDIR}/dynamic-layers/raspberrypi/*/*/*.bbappend"\n' in conf
-    assert 'LAYERDEPENDS_edgegenai = "core yocto"\n' in conf
+    assert 'LAYERDEPENDS_edgegenai = "core yocto openembedded-layer"\n' in conf  # libedgetpu's abseil, flatbuffers
     assert 'PACKAGECONFIG:append:rock-5b = " rocket teflon"\n' in arm["meta-edgegenai/recipes-graphics/mesa/mesa.bbappend"]
 
 
@@ -226,7 +257,6 @@ def test_oeqa_cases_know_each_machine(arm):
     assert '"node": "/dev/accel/accel0",' in case
     assert '"firmware": [\'hailo/hailo8_fw.bin\'],' in case
     assert '"probe": "hailortcli fw-control identify | grep -F \'Firmware Version: 4.23.0 \'",' in case
-    assert '"probe": None,' in case  # coral-pcie: no runtime to probe with
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)

@@ -39,10 +39,17 @@ def test_delegates_name_known_interpreters(catalog):
     for acc in with_delegate:
         interp = catalog.interpreters[acc.interpreter]
         assert "{delegate}" in interp.probe
-        for notice in interp.notices:
-            assert notice.license in interp.license.split(" & ")
+        for f in interp.licence_files:
+            assert f.license is None or f.license in interp.license.split(" & ")
     for release in catalog.releases.values():
         assert release.python.count(".") == 1
+
+
+def test_a_delegate_runtime_is_built_from_its_interpreter_s_release(catalog):
+    """libedgetpu compiles TensorFlow Lite code into itself: the same LiteRT as the interpreter."""
+    interp = catalog.interpreters[catalog.accelerators["coral-pcie"].interpreter]
+    litert = next(b for b in catalog.stacks["gasket"].runtime.bundled if b.name == "litert")
+    assert litert.tag == f"v{interp.pv}"
 
 
 def test_a_delegate_comes_with_its_interpreter(catalog):
@@ -80,3 +87,9 @@ def test_a_stack_refuses_a_part_of_another_version(catalog):
     with pytest.raises(ValidationError, match="driver hailo-pci is 4.22.0"):
         Stack(**stack)
     assert Stack(**catalog.stacks["gasket"].model_dump()).driver.pv == "1.0.18+git"
+    # Coral releases its runtime apart from the driver: it is not held to the stack's version.
+    assert catalog.stacks["gasket"].runtime.pv == "16.0+git"
+    stack = catalog.stacks["gasket"].model_dump()
+    stack["runtime"]["stack_versioned"] = True
+    with pytest.raises(ValidationError, match="runtime libedgetpu is 16.0"):
+        Stack(**stack)

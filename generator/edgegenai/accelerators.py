@@ -41,11 +41,12 @@ def runtime_versions(spec: Spec, catalog: Catalog) -> List[Tuple[str, str, str]]
     One layer can carry two versions of a runtime (HailoRT 4 for a Hailo-8
     board, 5 for a Hailo-10H one); BitBake would build the newest for every
     machine, so the distro pins each machine to the one its driver matches.
+    A runtime released apart from its driver has one version: no pin.
     """
     pins = set()
     for board, acc in fitted(spec, catalog):
         runtime = catalog.stacks[acc.stack].runtime
-        if runtime:
+        if runtime and runtime.stack_versioned:
             pins.add((runtime.recipe, board.machine, runtime.pv))
     return sorted(pins)
 
@@ -72,6 +73,11 @@ def _probe(acc: Accelerator, stack: Stack, catalog: Catalog) -> Optional[str]:
     if acc.interpreter:
         return catalog.interpreters[acc.interpreter].probe.replace("{delegate}", acc.delegate or "")
     return None
+
+
+def _file_version(pv: str) -> str:
+    """The version in a recipe's file name: OE names git snapshots `_git.bb`."""
+    return "git" if pv.endswith("+git") else pv
 
 
 def _versioned(filename: str, pv: str) -> str:
@@ -124,8 +130,7 @@ def render_accelerators(spec: Spec, catalog: Catalog, put: Put, copy: Copy) -> L
         if stack.driver:
             drv = stack.driver
             base = f"recipes-kernel/{drv.recipe}"
-            version = "git" if drv.pv.endswith("+git") else drv.pv  # OE names git snapshots _git.bb
-            put(f"{base}/{drv.recipe}_{version}.bb", "layer/accelerators/kernel-module.bb.j2",
+            put(f"{base}/{drv.recipe}_{_file_version(drv.pv)}.bb", "layer/accelerators/kernel-module.bb.j2",
                 driver=drv, modules=modules)
             for patch in drv.patches:
                 copy(f"{base}/files/{patch}", f"layer/accelerators/files/{patch}")
@@ -138,7 +143,7 @@ def render_accelerators(spec: Spec, catalog: Catalog, put: Put, copy: Copy) -> L
         if stack.runtime:
             rt = stack.runtime
             base = f"recipes-ai/{rt.recipe}"
-            put(f"{base}/{rt.recipe}_{rt.pv}.bb", f"layer/accelerators/runtime/{rt.template}.bb.j2",
+            put(f"{base}/{rt.recipe}_{_file_version(rt.pv)}.bb", f"layer/accelerators/runtime/{rt.template}.bb.j2",
                 runtime=rt, stack=stack)
             for patch in rt.patches:
                 copy(f"{base}/files/{patch}", f"layer/accelerators/files/{patch}")

@@ -278,6 +278,11 @@ class Runtime(_Upstream):
     # whose firmware is up: the on-target test of the whole stack.
     # "{version}" stands for the stack's version.
     probe: Optional[str] = None
+    # False where upstream releases the runtime apart from the driver, so it
+    # does not carry the stack's version.
+    stack_versioned: bool = True
+    # Layer collections its build dependencies come from.
+    layers: List[str] = Field(default_factory=list)
 
 
 class Stack(_Data):
@@ -299,7 +304,8 @@ class Stack(_Data):
     def _parts_match(self) -> "Stack":
         for part in ("driver", "firmware", "runtime"):
             piece = getattr(self, part)
-            if piece is not None and piece.pv.split("+")[0] != self.version:
+            if piece is not None and getattr(piece, "stack_versioned", True) \
+                    and piece.pv.split("+")[0] != self.version:
                 raise ValueError(f"stack {self.name}: {part} {piece.recipe} is {piece.pv}, "
                                  f"not the stack's version {self.version}")
         return self
@@ -314,18 +320,19 @@ class Wheel(_Data):
     sha256: Sha256
 
 
-class Notice(_Data):
-    """A licence of code bundled into a binary that has no SPDX text in OE.
+class LicenceFile(_Data):
+    """A licence file a binary artefact does not carry itself.
 
-    Fetched from the bundled project's own repository at a pinned commit,
-    so the recipe can checksum it and ship it as that licence's text.
+    Fetched from the project's own repository at a pinned commit, so the
+    recipe can checksum it; `license` names a licence without a common text
+    in OE, for which the file then is the text.
     """
 
-    license: str
     url: str
     sha256: Sha256
     file: str
     lic_files_chksum: str
+    license: Optional[str] = None
 
 
 class Interpreter(_Data):
@@ -348,8 +355,7 @@ class Interpreter(_Data):
     pv: str
     wheel: Wheel
     license: str
-    lic_files_chksum: List[str]
-    notices: List[Notice] = Field(default_factory=list)
+    licence_files: List[LicenceFile]
     rdepends: List[str]
     # Binaries upstream ships stripped; OE's QA would refuse them otherwise.
     insane_skip: List[str] = Field(default_factory=list)

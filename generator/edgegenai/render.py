@@ -89,12 +89,19 @@ def _engine_plans(spec: Spec, catalog: Catalog) -> List[EnginePlan]:
     return plans
 
 
-def _layer_collections(catalog: Catalog, plans: List[EnginePlan]) -> List[str]:
-    """Collections the layer itself depends on (LAYERDEPENDS): never a BSP."""
+def _layer_collections(spec: Spec, catalog: Catalog, plans: List[EnginePlan]) -> List[str]:
+    """Collections the layer itself depends on (LAYERDEPENDS): never a BSP.
+
+    Those of the engine backends and of the accelerators' runtimes.
+    """
     needed = set(BASE_COLLECTIONS)
     for plan in plans:
         for b in plan.backends:
             needed.update(plan.engine.backends[b].layers)
+    for _, acc in fitted(spec, catalog):
+        runtime = catalog.stacks[acc.stack].runtime
+        if runtime:
+            needed.update(runtime.layers)
     order = list(BASE_COLLECTIONS)
     return order + sorted(needed - set(order))
 
@@ -149,7 +156,7 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     models = spec.resolved_models(catalog)
     releases = [catalog.releases[r] for r in spec.releases]
     boards = [catalog.boards[b.name] for b in spec.boards]
-    collections = _layer_collections(catalog, plans)
+    collections = _layer_collections(spec, catalog, plans)
     bsp = _board_collections(boards)
     common = {"generated": GENERATED, "project": spec.project, "kas_version": KAS_VERSION,
               "image": spec.image.name}
