@@ -179,6 +179,7 @@ def test_npu_gets_the_interpreter_its_delegate_plugs_into(arm, catalog):
 def test_coral_gets_libedgetpu_built_from_the_interpreter_s_litert(arm):
     """The Edge TPU delegate, built from source against LiteRT's TensorFlow Lite, offline."""
     recipe = arm["meta-edgegenai/recipes-ai/libedgetpu/libedgetpu_git.bb"]
+    assert 'PV = "16.0+git"\n' in recipe  # the file is libedgetpu_git.bb
     assert 'SRCREV_libedgetpu = "e35aed18fea2e2d25d98352e5a5bd357c170bd4d"\n' in recipe
     assert 'SRCREV_litert = "145c7523ff08d5e57ab5c582141775eea47da9c7"\n' in recipe
     # LiteRT keeps prebuilt binaries of other platforms in Git LFS: not fetched.
