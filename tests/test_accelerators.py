@@ -25,9 +25,6 @@ BAD = [
     ([{"name": "rock-5b", "accelerators": ["rk3588-npu"]}], ("wrynose", "scarthgap"),
      "boards[0].accelerators[0]: rk3588-npu needs rocket-npu, which board 'rock-5b' has only on wrynose, "
      "not on scarthgap; drop scarthgap from releases"),
-    ([{"name": "raspberrypi5", "accelerators": ["coral-pcie"]}], ("scarthgap",),
-     "boards[0].accelerators[0]: coral-pcie needs python3-ai-edge-litert 2.2.0, whose wheel is for "
-     "Python 3.14 on aarch64; release scarthgap has Python 3.12"),
     ([{"name": "qemuarm64", "accelerators": ["coral-pcie"]}], ("wrynose",),
      "boards[0].accelerators[0]: coral-pcie needs pcie, which board 'qemuarm64' does not have"),
     ([{"name": "raspberrypi5", "accelerators": ["hailo8", "hailo10h"]}], ("wrynose",),
@@ -59,18 +56,38 @@ def _with_capability(catalog, board, capability):
     return catalog.model_copy(update={"boards": boards})
 
 
-@pytest.mark.parametrize("board,release,why", [
-    ("rock-5b", "scarthgap", "release scarthgap has Python 3.12"),
-    ("qemux86-64", "wrynose", "board 'qemux86-64' is x86_64"),
+def _with_python(catalog, release, python):
+    """The catalog with another Python on a release: one no wheel is pinned for."""
+    releases = {**catalog.releases, release: catalog.releases[release].model_copy(update={"python": python})}
+    return catalog.model_copy(update={"releases": releases})
+
+
+@pytest.mark.parametrize("board,release,widen,why", [
+    ("raspberrypi5", "scarthgap", lambda c: _with_python(c, "scarthgap", "3.13"), "release scarthgap has Python 3.13"),
+    ("qemux86-64", "wrynose", lambda c: _with_capability(c, "qemux86-64", "pcie"), "board 'qemux86-64' is x86_64"),
 ])
-def test_interpreter_wheel_must_match_python_and_arch(catalog, board, release, why):
-    """The NPU's delegate needs LiteRT, a wheel built for one Python and architecture."""
-    widened = _with_capability(catalog, board, "rocket-npu")
+def test_interpreter_wheel_must_match_python_and_arch(catalog, board, release, widen, why):
+    """The Edge TPU's delegate needs LiteRT, wheels built for one Python and architecture each."""
     with pytest.raises(SpecError) as err:
-        parse_spec(_spec([{"name": board, "accelerators": ["rk3588-npu"]}], (release,)), widened)
+        parse_spec(_spec([{"name": board, "accelerators": ["coral-pcie"]}], (release,)), widen(catalog))
     assert err.value.problems == [
-        "boards[0].accelerators[0]: rk3588-npu needs python3-ai-edge-litert 2.2.0, whose wheel is for "
-        f"Python 3.14 on aarch64; {why}"]
+        "boards[0].accelerators[0]: coral-pcie needs python3-ai-edge-litert 2.2.0, whose wheels are for "
+        f"Python 3.12, 3.14 on aarch64; {why}"]
+
+
+def test_interpreter_brings_the_wheel_of_each_release_s_python(catalog):
+    """Coral on both LTS releases: one recipe, one wheel per Python, chosen by the release."""
+    files = render(parse_spec(_spec([{"name": "raspberrypi5", "accelerators": ["coral-pcie"]}],
+                                    ("wrynose", "scarthgap")), catalog), catalog)
+    base = "meta-edgegenai/recipes-ai/python3-ai-edge-litert/"
+    recipe = files[base + "python3-ai-edge-litert_2.2.0.bb"]
+    assert "require ${BPN}-python${PYTHON_BASEVERSION}.inc\n" in recipe
+    for python, tag in (("3.12", "cp312"), ("3.14", "cp314")):
+        inc = files[f"{base}python3-ai-edge-litert-python{python}.inc"]
+        wheel = next(w for w in catalog.interpreters["litert"].wheels if w.python == python)
+        assert f'SRC_URI[wheel.sha256sum] = "{wheel.sha256}"\n' in inc
+        assert f"downloadfilename=ai_edge_litert-${{PV}}-{tag}-{tag}-manylinux_2_27_aarch64.whl.zip" in inc
+    assert catalog.releases["scarthgap"].python == "3.12" and catalog.releases["wrynose"].python == "3.14"
 
 
 def test_vulkan_is_accepted_on_a_board_with_a_gpu(catalog):
@@ -155,13 +172,15 @@ def test_each_board_gets_the_runtime_its_driver_matches(catalog):
 
 def test_npu_gets_the_interpreter_its_delegate_plugs_into(arm, catalog):
     """Teflon is a TFLite delegate: the board also gets LiteRT, pinned by PyPI's sha256."""
-    interp = catalog.interpreters["litert"]
-    recipe = arm["meta-edgegenai/recipes-ai/python3-ai-edge-litert/python3-ai-edge-litert_2.2.0.bb"]
-    assert f"    {interp.wheel.url};name=wheel;downloadfilename=" in recipe
-    assert f'SRC_URI[wheel.sha256sum] = "{interp.wheel.sha256}"\n' in recipe
+    base = "meta-edgegenai/recipes-ai/python3-ai-edge-litert/"
+    recipe = arm[base + "python3-ai-edge-litert_2.2.0.bb"]
+    wheel = next(w for w in catalog.interpreters["litert"].wheels if w.python == "3.14")
+    inc = arm[base + "python3-ai-edge-litert-python3.14.inc"]
     # Saved under a .zip name, the wheel is unpacked by the fetcher (base.bbclass
     # adds unzip-native for that name) where S and LIC_FILES_CHKSUM expect it.
-    assert "downloadfilename=ai_edge_litert-${PV}-cp314-cp314-manylinux_2_27_aarch64.whl.zip;subdir=${BP}" in recipe
+    assert (f'SRC_URI += "{wheel.url};name=wheel;downloadfilename='
+            'ai_edge_litert-${PV}-cp314-cp314-manylinux_2_27_aarch64.whl.zip;subdir=${BP}"\n') in inc
+    assert f'SRC_URI[wheel.sha256sum] = "{wheel.sha256}"\n' in inc
     # The wheel has no licence file: LiteRT's comes from its repository at the tag.
     assert "    file://${BP}-LICENSE;md5=86d3f3a95c324c9479bd8986968f4327 \\\n" in recipe
     assert ("https://raw.githubusercontent.com/google-ai-edge/LiteRT/145c7523ff08d5e57ab5c582141775eea47da9c7/"
@@ -169,9 +188,9 @@ def test_npu_gets_the_interpreter_its_delegate_plugs_into(arm, catalog):
     assert 'NO_GENERIC_LICENSE[Ooura-FFT] = "${BP}-readme2d.txt"\n' in recipe
     assert "NO_GENERIC_LICENSE[Apache" not in recipe
     assert 'SRC_URI[licence2.sha256sum] = "0b2a2082537735a2a576dbec2e8f9c1a09812eac6df6a389502a6ba860072906"\n' in recipe
-    assert 'COMPATIBLE_HOST = "aarch64.*-linux"\n' in recipe and 'WHEEL_PYTHON = "3.14"\n' in recipe
+    assert 'COMPATIBLE_HOST = "aarch64.*-linux"\n' in recipe
     assert 'RDEPENDS:${PN} += "python3-core python3-ctypes python3-numpy"\n' in recipe
-    assert "[network]" not in recipe and "AUTOREV" not in recipe
+    assert "[network]" not in recipe + inc and "AUTOREV" not in recipe + inc
     case = arm["meta-edgegenai/lib/oeqa/runtime/cases/edgegenai_accelerators.py"]
     assert "load_delegate(\\'libteflon.so\\')" in case
 

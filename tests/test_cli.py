@@ -36,11 +36,11 @@ def test_boards_table_lists_the_catalog():
     hailo10h = next(line for line in lines if line.startswith("hailo10h "))
     assert "hailo1x-pci, hailo10h-firmware, hailort 5.3.0" in hailo10h
     coral = next(line for line in lines if line.startswith("coral-pcie "))
-    assert "gasket-driver, libedgetpu 16.0+git, python3-ai-edge-litert 2.2.0 (Python 3.14)" in coral
-    assert " raspberrypi5 (wrynose); rock-5b (wrynose) " in coral  # LiteRT's wheel is for wrynose's Python
+    assert "gasket-driver, libedgetpu 16.0+git, python3-ai-edge-litert 2.2.0 (Python 3.12, 3.14)" in coral
+    assert " raspberrypi5 (wrynose, scarthgap); rock-5b (wrynose, scarthgap) " in coral
     npu = next(line for line in lines if line.startswith("rk3588-npu "))
     assert " rock-5b (wrynose) " in npu
-    assert "libteflon, python3-ai-edge-litert 2.2.0 (Python 3.14)" in npu
+    assert "libteflon, python3-ai-edge-litert 2.2.0 (Python 3.12, 3.14)" in npu
 
 
 def test_schema_is_json_schema():

@@ -151,9 +151,11 @@ def render_accelerators(spec: Spec, catalog: Catalog, put: Put, copy: Copy) -> L
 
     for iname in sorted({acc.interpreter for _, acc in pairs if acc.interpreter}):
         interp = catalog.interpreters[iname]
-        put(f"recipes-ai/{interp.recipe}/{interp.recipe}_{interp.pv}.bb",
-            "layer/accelerators/interpreter/wheel.bb.j2",
-            interp=interp, wheel_file=_versioned(interp.wheel.url.rsplit("/", 1)[1], interp.pv))
+        base = f"recipes-ai/{interp.recipe}"
+        put(f"{base}/{interp.recipe}_{interp.pv}.bb", "layer/accelerators/interpreter/wheel.bb.j2", interp=interp)
+        for wheel in interp.wheels:
+            put(f"{base}/{interp.recipe}-python{wheel.python}.inc", "layer/accelerators/interpreter/wheel-python.inc.j2",
+                wheel=wheel, wheel_file=_versioned(wheel.url.rsplit("/", 1)[1], interp.pv))
         contents.append((f"recipes-ai/{interp.recipe}/", f"{interp.summary} ({interp.pv})"))
 
     accs = sorted({acc.name: acc for _, acc in pairs}.values(), key=lambda a: a.name)

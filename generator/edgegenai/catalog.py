@@ -312,10 +312,9 @@ class Stack(_Data):
 
 
 class Wheel(_Data):
-    """One upstream binary wheel, for one Python version and architecture."""
+    """One upstream binary wheel, built for one CPython version."""
 
     python: str
-    arch: str
     url: str
     sha256: Sha256
 
@@ -338,11 +337,12 @@ class LicenceFile(_Data):
 class Interpreter(_Data):
     """A model interpreter that accelerators' delegates plug into.
 
-    Installed from upstream's release wheel: the source build downloads its
-    dependency tree while configuring (see the note in interpreters.yaml).
-    A wheel is built for one CPython version and architecture; the recipe
-    refuses others (COMPATIBLE_HOST, and a check in do_install), and the
-    spec loader refuses such a board or release before that.
+    Installed from upstream's release wheels: the source build downloads
+    its dependency tree while configuring (see the note in
+    interpreters.yaml).  A wheel is built for one CPython version and
+    architecture: one is pinned per Python the releases ship, the recipe
+    takes the one for the build's Python and refuses other architectures,
+    and the spec loader refuses a board or release no wheel fits.
     """
 
     name: str
@@ -353,7 +353,8 @@ class Interpreter(_Data):
     description: str
     homepage: str
     pv: str
-    wheel: Wheel
+    arch: str
+    wheels: List[Wheel]
     license: str
     licence_files: List[LicenceFile]
     rdepends: List[str]
@@ -364,7 +365,10 @@ class Interpreter(_Data):
     probe: str
 
     def installable(self, python: str, arch: str) -> bool:
-        return (self.wheel.python, self.wheel.arch) == (python, arch)
+        return arch == self.arch and python in self.pythons()
+
+    def pythons(self) -> List[str]:
+        return [w.python for w in self.wheels]
 
 
 class Feature(_Data):

@@ -300,19 +300,19 @@ def _lacks_interpreter(acc, board, spec: Spec, catalog: Catalog) -> List[str]:
     if acc.interpreter is None:
         return []
     interp = catalog.interpreters[acc.interpreter]
-    wheel = interp.wheel
+    pythons = ", ".join(interp.pythons())
     out = []
     for rel in spec.releases:
         release = catalog.releases.get(rel)
         if release is None or interp.installable(release.python, board.arch):
             continue
         why = []
-        if release.python != wheel.python:
+        if release.python not in interp.pythons():
             why.append(f"release {rel} has Python {release.python}")
-        if board.arch != wheel.arch:
+        if board.arch != interp.arch:
             why.append(f"board '{board.name}' is {board.arch}")
-        out.append(f"needs {interp.recipe} {interp.pv}, whose wheel is for Python {wheel.python} "
-                   f"on {wheel.arch}; {' and '.join(why)}")
+        out.append(f"needs {interp.recipe} {interp.pv}, whose wheels are for Python {pythons} "
+                   f"on {interp.arch}; {' and '.join(why)}")
     return out
 
 

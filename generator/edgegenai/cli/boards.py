@@ -69,5 +69,5 @@ def _packaged(acc, stack, catalog):
         out.append("libteflon")
     if acc.interpreter:
         interp = catalog.interpreters[acc.interpreter]
-        out.append(f"{interp.recipe} {interp.pv} (Python {interp.wheel.python})")
+        out.append(f"{interp.recipe} {interp.pv} (Python {', '.join(interp.pythons())})")
     return out
