@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from edgegenai.render import render
@@ -51,18 +53,42 @@ def test_without_blas_meta_oe_is_not_cloned(catalog):
 def test_server_settings_reach_the_service(catalog):
     files = _render(catalog, engines={"llama-cpp": {"server": {"port": 9000, "threads": 2, "context_size": 2048}}})
     defaults = files[DEFAULTS]
-    assert f"LLAMA_ARG_MODEL=@MODEL_DIR@/{MODEL}/SmolLM2-360M-Instruct-Q4_K_M.gguf\n" in defaults
-    assert "LLAMA_ARG_PORT=9000\n" in defaults
-    assert "LLAMA_ARG_THREADS=2\n" in defaults
-    assert "LLAMA_ARG_CTX_SIZE=2048\n" in defaults
+    assert f"LLAMA_ARG_MODEL='@MODEL_DIR@/{MODEL}/SmolLM2-360M-Instruct-Q4_K_M.gguf'\n" in defaults
+    assert "LLAMA_ARG_PORT='9000'\n" in defaults
+    assert "LLAMA_ARG_THREADS='2'\n" in defaults
+    assert "LLAMA_ARG_CTX_SIZE='2048'\n" in defaults
 
 
-@pytest.mark.parametrize("host,fenced", [("127.0.0.1", True), ("0.0.0.0", False)])
-def test_loopback_server_is_fenced_to_localhost(catalog, host, fenced):
-    unit = _render(catalog, engines={"llama-cpp": {"server": {"host": host}}})[UNIT]
-    assert ("IPAddressDeny=any\nIPAddressAllow=localhost\n" in unit) is fenced
-    assert "NoNewPrivileges=yes\n" in unit
-    assert "User=llama\n" in unit
+def test_loopback_server_is_fenced_to_localhost(catalog):
+    files = _render(catalog)
+    unit = files[UNIT]
+    assert "IPAddressDeny=any\nIPAddressAllow=localhost\n" in unit
+    assert "NoNewPrivileges=yes\n" in unit and "User=llama\n" in unit
+    assert "LoadCredential" not in unit and "API_KEY" not in unit
+    assert not [p for p in files if "llama-server-key" in p]
+
+
+LAN = {"host": "0.0.0.0", "auth": "api-key", "allow": ["192.168.7.0/24", "fd00::/8"]}
+
+
+def test_lan_server_needs_its_key_and_keeps_an_allow_list(catalog):
+    files = _render(catalog, engines={"llama-cpp": {"server": LAN}})
+    unit = files[UNIT]
+    assert "IPAddressDeny=any\nIPAddressAllow=localhost 192.168.7.0/24 fd00::/8\n" in unit
+    assert "LoadCredential=api-key:@KEYFILE@\nEnvironment=LLAMA_ARG_API_KEY_FILE=%d/api-key\n" in unit
+    assert "Wants=llama-server-key.service\n" in unit
+    key_unit = files[UNIT.replace("llama-server.service", "llama-server-key.service")]
+    assert "ConditionPathExists=!@KEYFILE@\n" in key_unit and "PrivateNetwork=yes\n" in key_unit
+    recipe = files["meta-edgegenai/recipes-ai/edgegenai-llama-cpp-server/edgegenai-llama-cpp-server_1.0.bb"]
+    assert "s,@KEYFILE@,${localstatedir}/lib/edgegenai/llama-server.key,g" in recipe
+    assert "file://llama-server-key \\\n" in recipe
+    # No key anywhere in what is generated: the device makes it.
+    assert not [p for p, text in files.items() if re.search(r"\b[0-9a-f]{64}\n", text) and "key" in p]
+
+
+def test_lan_server_with_any_client_has_no_ip_fence(catalog):
+    unit = _render(catalog, engines={"llama-cpp": {"server": dict(LAN, allow=["any"])}})[UNIT]
+    assert "IPAddressDeny" not in unit and "LoadCredential=api-key:" in unit
 
 
 def test_model_recipe_is_pinned(catalog):

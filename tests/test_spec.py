@@ -22,9 +22,9 @@ BAD = [
     (("boards",), [], "boards: List should have at least 1 item"),
     (("boards",), ["qemuarm64", "qemuarm64"], "boards[1]: board 'qemuarm64' is named twice"),
     (("releases",), ["wrynose", "kirkstone"], "releases[1]: unknown release 'kirkstone'; known: scarthgap, wrynose"),
-    (("releases",), ["wrynose", "wrynose"], "releases: each release may be named once"),
+    (("releases",), ["wrynose", "wrynose"], "releases: release 'wrynose' is named twice (entry 1)"),
     (("colour",), "blue", "colour: unknown field"),
-    (("project",), "Bad Name", "project: String should match pattern"),
+    (("project",), "Bad Name", "project: must be a host name: lowercase letters, digits and '-'"),
     (("engines", "llama-cpp", "backends"), ["openmp", "cuda"],
      "engines.llama-cpp.backends[1]: unknown backend 'cuda' of llama-cpp; known: blas, cpu, openmp, vulkan"),
     (("engines", "llama-cpp", "backends"), ["vulkan"],
@@ -36,7 +36,7 @@ BAD = [
     (("engines", "onnxruntime"), {}, "engines.onnxruntime: unknown engine 'onnxruntime'; known: llama-cpp"),
     (("models",), ["tinyllama-9000"], "models[0]: unknown model 'tinyllama-9000'; known: "),
     (("models",), [], "models: no model for engine 'llama-cpp'; its server needs one"),
-    (("models",), [{"name": "custom", "url": "http://example.com/m.gguf"}], "models[0].url: Value error, "),
+    (("models",), [{"name": "custom", "url": "http://example.com/m.gguf"}], "models[0].url: must be an https URL"),
     (("image", "features"), ["ssh", "holograms"], "image.features[1]: unknown feature 'holograms'; known: "),
 ]
 
@@ -68,7 +68,8 @@ def test_custom_model_is_accepted(default_raw, catalog):
 
 
 def test_minimal_spec_gets_defaults(catalog):
-    spec = parse_spec({"boards": ["qemuarm64"], "models": ["smollm2-360m-instruct-q4-k-m"]}, catalog)
+    spec = parse_spec({"boards": ["qemuarm64"]}, catalog)
+    assert [m.name for m in spec.models] == [catalog.engines["llama-cpp"].default_model]
     assert spec.releases == ["wrynose", "scarthgap"]
     assert spec.engines["llama-cpp"].server.host == "127.0.0.1"
     assert spec.image.features == ["ssh"]

@@ -15,7 +15,9 @@ from importlib import resources
 from typing import Annotated, Dict, List, Optional
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from . import fields
 
 SHA1 = re.compile(r"^[0-9a-f]{40}$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -139,33 +141,39 @@ class Engine(_Data):
     model_formats: List[str]
     backends: Dict[str, Backend]
     server: EngineServer
+    # The model a spec without `models` gets (models.yaml).
+    default_model: Optional[str] = None
 
 
 
 class Model(_Data):
-    """A model artefact: one file, pinned by sha256, with its licence."""
+    """A model artefact: one file, pinned by sha256, with its licence.
 
-    name: str
-    summary: str
-    version: str
-    engine: str
-    format: str
-    url: str
-    filename: str
+    Catalog models and models a spec defines in full obey the same field
+    rules (`fields.py`): both become BitBake recipes.
+    """
+
+    name: fields.Name
+    summary: fields.Text
+    version: fields.Version
+    engine: fields.Name
+    format: fields.Format
+    url: fields.HttpsUrl
+    filename: fields.FileName
     sha256: Sha256
-    size: int
-    license: str
-    lic_files_chksum: str
-    license_flags: str = ""
-    homepage: str
-    source: str = ""
+    size: fields.Size
+    license: fields.Licence
+    lic_files_chksum: fields.LicFilesChksum
+    license_flags: fields.LicenceFlags = ""
+    homepage: fields.WebUrl
+    source: fields.OptionalWebUrl = ""
 
-    @field_validator("url")
-    @classmethod
-    def _https(cls, v: str) -> str:
-        if not v.startswith("https://"):
-            raise ValueError("models are fetched over https only")
-        return v
+    @model_validator(mode="after")
+    def _licence_file(self) -> "Model":
+        if not self.lic_files_chksum and self.license != "CLOSED":
+            raise ValueError(f"lic_files_chksum: required for licence {self.license} "
+                             "(it may be empty only for a CLOSED licence)")
+        return self
 
 
 class Device(_Data):
@@ -395,6 +403,13 @@ class Catalog(_Data):
     accelerators: Dict[str, Accelerator]
     stacks: Dict[str, Stack]
     interpreters: Dict[str, Interpreter]
+
+    @model_validator(mode="after")
+    def _default_models_exist(self) -> "Catalog":
+        for engine in self.engines.values():
+            if engine.default_model and engine.default_model not in self.models:
+                raise ValueError(f"engine {engine.name}: default model {engine.default_model} is not in models")
+        return self
 
 
 def _named(raw: dict, nested: Optional[str] = None) -> dict:

@@ -14,7 +14,9 @@ from typing import Dict, List, Tuple
 
 import jinja2
 
+from . import escape
 from .accelerators import dynamic_layers, fitted, render_accelerators, runtime_versions
+from .fields import is_loopback
 from .catalog import Board, Catalog, Engine, Model, Release, load_catalog
 from .spec import Spec
 
@@ -44,7 +46,7 @@ def templates_dir() -> Path:
 def make_environment() -> jinja2.Environment:
     """The one Jinja environment: strict, newline-preserving, block-trimming.
 
-    `pyrepr` writes a value as a Python literal, for the generated oeqa cases.
+    Its filters are the escapes of `escape.py`, one per target language.
     """
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
@@ -54,7 +56,7 @@ def make_environment() -> jinja2.Environment:
         lstrip_blocks=True,
         autoescape=False,
     )
-    env.filters["pyrepr"] = repr
+    env.filters.update(escape.FILTERS)
     return env
 
 
@@ -181,13 +183,17 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
             packageconfig_flags=pc_flags, build_number=engine.tag.lstrip("b"))
         server = spec.engines[engine.name].server
         svc_dir = f"recipes-ai/edgegenai-{engine.name}-server"
+        auth = server.auth == "api-key"
+        units = ["llama-server.service"] + (["llama-server-key.service"] if auth else [])
+        svc_files = units + ["llama-server.default", "llama-server-health"] + (["llama-server-key"] if auth else [])
         svc_ctx = dict(engine=engine, model=plan.model, server=server,
-                       loopback=server.host in ("127.0.0.1", "::1", "localhost"),
+                       loopback=is_loopback(server.host), auth=auth, allow=list(server.allow),
+                       units=units, files=svc_files,
                        allows_wx=plan.allows_wx, device_allow=plan.device_allow, groups=plan.groups,
                        startup_timeout=STARTUP_TIMEOUT)
         put(f"{LAYER}/{svc_dir}/edgegenai-{engine.name}-server_1.0.bb",
             f"layer/engines/{engine.name}/service.bb.j2", **svc_ctx)
-        for f in ("llama-server.service", "llama-server.default", "llama-server-health"):
+        for f in svc_files:
             put(f"{LAYER}/{svc_dir}/files/{f}", f"layer/engines/{engine.name}/files/{f}.j2", **svc_ctx)
         put(f"{LAYER}/lib/oeqa/runtime/cases/edgegenai.py", f"layer/engines/{engine.name}/oeqa.py.j2",
             service="llama-server", port=server.port, model_name=plan.model.name,

@@ -16,19 +16,17 @@ then trust it and look catalog entries up without checking again.
 from __future__ import annotations
 
 import json
+import re
 from importlib import resources
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Annotated, Any, Dict, List, Literal, Optional
 
-import yaml
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError,
-                      field_validator, model_validator)
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError,
+                      model_validator)
 
+from . import fields, specfile
 from .catalog import Catalog, Model, load_catalog
 from .errors import SpecError
-
-NAME = r"^[a-z0-9][a-z0-9.+-]*$"
-
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -43,83 +41,114 @@ class _ByName(_Spec):
         return {"name": v} if isinstance(v, str) else v
 
 
+def _unique(what: str):
+    """A list validator: entries that mean nothing twice may be named once."""
+    def check(v: List[Any]) -> List[Any]:
+        seen = set()
+        for i, item in enumerate(v):
+            key = getattr(item, "name", item)
+            if key in seen:
+                raise ValueError(f"{what} {key!r} is named twice (entry {i})")
+            seen.add(key)
+        return v
+    return check
+
+
 class AcceleratorRef(_ByName):
     """An accelerator fitted to a board; a plain name or `{name: ..., version: ...}`."""
 
-    name: str = Field(description="Accelerator name from the catalog (`edgegenai boards`).")
-    version: Optional[str] = Field(None, description="Driver stack version; must be the pinned one if given.")
+    name: fields.Name = Field(description="Accelerator name from the catalog (`edgegenai boards`).")
+    version: Optional[fields.Version] = Field(None, description="Driver stack version; must be the pinned one if given.")
 
 
 class BoardRef(_ByName):
     """A board of the catalog; written as a plain name or `{name: ..., accelerators: [...]}`."""
 
-    name: str = Field(description="Board name from the catalog (`edgegenai boards`).")
-    accelerators: List[AcceleratorRef] = Field(default_factory=list,
+    name: fields.Name = Field(description="Board name from the catalog (`edgegenai boards`).")
+    accelerators: List[AcceleratorRef] = Field(default_factory=list, max_length=8,
                                                description="Accelerators fitted to this board.")
 
 
 class ServerSpec(_Spec):
-    """How the engine's OpenAI-compatible server runs on the device."""
+    """How the engine's OpenAI-compatible server runs on the device.
 
-    host: str = Field("127.0.0.1", description="Address to listen on; loopback keeps the API local to the device.")
-    port: int = Field(8080, ge=1, le=65535, description="TCP port of the HTTP API.")
-    model: Optional[str] = Field(None, description="Name of the model to serve (default: the first model for this engine).")
-    context_size: int = Field(4096, ge=128, description="Context window in tokens.")
-    threads: int = Field(0, ge=0, description="CPU threads; 0 lets the engine use every core.")
-    parallel: int = Field(1, ge=1, le=64, description="Requests decoded in parallel (slots).")
+    On loopback (the default) the API stays on the device.  Any other
+    address (a LAN address, or 0.0.0.0 for every address) needs
+    `auth: api-key` (the device makes a random key on first boot) and
+    `allow`, the networks whose clients may connect.
+    """
+
+    host: fields.Host = "127.0.0.1"
+    port: fields.Port = Field(8080, description="TCP port of the HTTP API.")
+    model: Optional[fields.Name] = Field(None, description="Name of the model to serve (default: the first model for this engine).")
+    context_size: Annotated[int, Strict()] = Field(4096, ge=128, le=1048576, description="Context window in tokens.")
+    threads: Annotated[int, Strict()] = Field(0, ge=0, le=1024, description="CPU threads; 0 lets the engine use every core.")
+    parallel: Annotated[int, Strict()] = Field(1, ge=1, le=64, description="Requests decoded in parallel (slots).")
+    auth: Literal["none", "api-key"] = Field(
+        "none", description="`api-key`: clients must send `Authorization: Bearer <key>`; the key is made "
+                            "on the device at first boot (never in the layer or the image).")
+    allow: Annotated[List[fields.Network], AfterValidator(_unique("network"))] = Field(
+        default_factory=list, max_length=32,
+        description="With a non-loopback host: the networks allowed to connect besides the device "
+                    "itself ('any' for every address).")
 
 
 class EngineSpec(_Spec):
-    backends: List[str] = Field(default_factory=lambda: ["openmp"],
-                                description="Backends to enable besides the CPU backend (catalog: engines).")
+    backends: Annotated[List[fields.Name], AfterValidator(_unique("backend"))] = Field(
+        default_factory=lambda: ["openmp"], max_length=16,
+        description="Backends to enable besides the CPU backend (catalog: engines).")
     server: ServerSpec = Field(default_factory=ServerSpec)
 
 
 class ModelRef(_ByName):
     """A catalog model by name, or a model defined in full in the spec."""
 
-    name: str = Field(pattern=NAME)
-    summary: Optional[str] = None
-    version: Optional[str] = None
-    engine: Optional[str] = None
-    format: Optional[str] = None
-    url: Optional[str] = None
-    filename: Optional[str] = None
-    sha256: Optional[str] = None
-    size: Optional[int] = None
-    license: Optional[str] = None
-    lic_files_chksum: Optional[str] = None
-    license_flags: Optional[str] = None
-    homepage: Optional[str] = None
-    source: Optional[str] = None
+    name: fields.Name
+    summary: Optional[fields.Text] = None
+    version: Optional[fields.Version] = None
+    engine: Optional[fields.Name] = None
+    format: Optional[fields.Format] = None
+    url: Optional[fields.HttpsUrl] = None
+    filename: Optional[fields.FileName] = None
+    sha256: Optional[fields.Sha256Hex] = None
+    size: Optional[fields.Size] = None
+    license: Optional[fields.Licence] = None
+    lic_files_chksum: Optional[fields.LicFilesChksum] = None
+    license_flags: Optional[fields.LicenceFlags] = None
+    homepage: Optional[fields.WebUrl] = None
+    source: Optional[fields.OptionalWebUrl] = None
 
     def is_reference(self) -> bool:
         return all(getattr(self, f) is None for f in type(self).model_fields if f != "name")
 
 
 class ImageSpec(_Spec):
-    name: str = Field("edgegenai-image", pattern=NAME, description="Image recipe name.")
-    features: List[str] = Field(default_factory=lambda: ["ssh"],
-                                description="Image features (catalog: features).")
+    name: fields.Name = Field("edgegenai-image", description="Image recipe name.")
+    features: Annotated[List[fields.Name], AfterValidator(_unique("feature"))] = Field(
+        default_factory=lambda: ["ssh"], max_length=32, description="Image features (catalog: features).")
+
+
+def _default_models() -> List[ModelRef]:
+    """The catalog's default model of each engine: what a spec without `models` serves."""
+    catalog = load_catalog()
+    return [ModelRef(name=catalog.engines[e].default_model) for e in sorted(catalog.engines)
+            if catalog.engines[e].default_model]
 
 
 class Spec(_Spec):
     """The whole spec.  Defaults make a minimal spec (`boards: [qemuarm64]`) useful."""
 
-    project: str = Field("edgegenai", pattern=NAME, description="Project name: distro name and device hostname.")
-    releases: List[str] = Field(default_factory=lambda: ["wrynose", "scarthgap"], min_length=1,
-                                description="Yocto releases; the first is the default of the kas files.")
-    boards: List[BoardRef] = Field(min_length=1)
-    engines: Dict[str, EngineSpec] = Field(default_factory=lambda: {"llama-cpp": EngineSpec()}, min_length=1)
-    models: List[ModelRef] = Field(default_factory=list)
+    project: fields.Project = "edgegenai"
+    releases: Annotated[List[fields.Name], AfterValidator(_unique("release"))] = Field(
+        default_factory=lambda: ["wrynose", "scarthgap"], min_length=1, max_length=8,
+        description="Yocto releases; the first is the default of the kas files.")
+    boards: List[BoardRef] = Field(min_length=1, max_length=32)
+    engines: Dict[fields.Name, EngineSpec] = Field(default_factory=lambda: {"llama-cpp": EngineSpec()},
+                                                   min_length=1, max_length=8)
+    models: List[ModelRef] = Field(default_factory=_default_models, max_length=64,
+                                   description="Models to package (default: each engine's default "
+                                               "catalog model).")
     image: ImageSpec = Field(default_factory=ImageSpec)
-
-    @field_validator("releases")
-    @classmethod
-    def _unique(cls, v: List[str]) -> List[str]:
-        if len(set(v)) != len(v):
-            raise ValueError("each release may be named once")
-        return v
 
     # -- resolved views (valid only after `check_meaning`) -----------------
     def resolved_models(self, catalog: Catalog) -> List[Model]:
@@ -141,14 +170,27 @@ class Spec(_Spec):
 # errors
 # --------------------------------------------------------------------------
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_+.-]{1,64}")
+
+
+def show(value: Any) -> str:
+    """A user's value inside a message: one line, quoted, at most 60 characters."""
+    text = repr(value) if not isinstance(value, str) or not _PLAIN_KEY.fullmatch(value) else f"'{value}'"
+    return text if len(text) <= 60 else text[:56] + "...'"
+
+
 def field_path(loc: tuple) -> str:
-    """('boards', 1, 'name') -> 'boards[1].name'"""
+    """('boards', 1, 'name') -> 'boards[1].name'; a key that is no plain name is quoted."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif part == "[key]":
+            out += " (key)"
+        elif isinstance(part, str) and _PLAIN_KEY.fullmatch(part):
+            out += ("." if out else "") + part
         else:
-            out += ("." if out else "") + str(part)
+            out += f"[{show(part)}]"
     return out or "(spec)"
 
 
@@ -156,15 +198,21 @@ _MESSAGES = {
     "extra_forbidden": "unknown field",
     "missing": "required field is missing",
 }
+# Entries that may be written as a name alone (`_ByName`).
+_BY_NAME = {"BoardRef": "a board name", "AcceleratorRef": "an accelerator name", "ModelRef": "a model name"}
+
+
+def _message(e: dict) -> str:
+    if e["type"] == "model_type" and e.get("ctx", {}).get("class_name") in _BY_NAME:
+        return f"must be {_BY_NAME[e['ctx']['class_name']]} or a mapping with `name` and its other fields"
+    if e["type"] in ("model_type", "dict_type"):
+        return "must be a mapping"
+    msg = _MESSAGES.get(e["type"], e["msg"]).removeprefix("Value error, ")
+    return msg if fields.single_line(msg) else show(msg)
 
 
 def _shape_problems(err: ValidationError, prefix: tuple = ()) -> List[str]:
-    out = []
-    for e in err.errors():
-        msg = _MESSAGES.get(e["type"], e["msg"])
-        msg = msg.removeprefix("Value error, ")
-        out.append(f"{field_path(prefix + tuple(e['loc']))}: {msg}")
-    return out
+    return [f"{field_path(prefix + tuple(e['loc']))}: {_message(e)}" for e in err.errors()]
 
 
 def _known(names) -> str:
@@ -172,7 +220,11 @@ def _known(names) -> str:
 
 
 def check_meaning(spec: Spec, catalog: Catalog) -> List[str]:
-    """Look every name up in the catalog and reject combinations that cannot work."""
+    """Look every name up in the catalog and reject combinations that cannot work.
+
+    Causes come before their consequences: a model that is unknown is
+    reported, not the engine left without a model because of it.
+    """
     problems: List[str] = []
     for i, rel in enumerate(spec.releases):
         if rel not in catalog.releases:
@@ -193,6 +245,8 @@ def check_meaning(spec: Spec, catalog: Catalog) -> List[str]:
                                 f"it supports: {_known(board.releases)}")
         problems.extend(_check_accelerators(i, ref, board, spec, catalog))
 
+    model_problems = _check_models(spec, catalog)
+    problems.extend(model_problems)
     for ename, espec in spec.engines.items():
         engine = catalog.engines.get(ename)
         if engine is None:
@@ -211,6 +265,9 @@ def check_meaning(spec: Spec, catalog: Catalog) -> List[str]:
                 problems.extend(f"{where}: backend '{bname}' {why}"
                                 for why in _lacks(board, f"board '{ref.name}' (boards[{i}])",
                                                   backend.needs, spec.releases))
+        problems.extend(_check_server(f"engines.{ename}.server", espec.server))
+        if model_problems:
+            continue
         served = [m for m in spec.models if _engine_of(m, catalog) == ename]
         wanted = espec.server.model
         if wanted is not None and wanted not in [m.name for m in served]:
@@ -219,6 +276,16 @@ def check_meaning(spec: Spec, catalog: Catalog) -> List[str]:
         if not served:
             problems.append(f"models: no model for engine '{ename}'; its server needs one")
 
+    for k, feat in enumerate(spec.image.features):
+        if feat not in catalog.features:
+            problems.append(f"image.features[{k}]: unknown feature '{feat}'; known: {_known(catalog.features)}")
+    if not problems:
+        problems.extend(_check_image_name(spec, catalog))
+    return problems
+
+
+def _check_models(spec: Spec, catalog: Catalog) -> List[str]:
+    problems = []
     names = set()
     for i, ref in enumerate(spec.models):
         if ref.name in names:
@@ -241,11 +308,44 @@ def check_meaning(spec: Spec, catalog: Catalog) -> List[str]:
                             f"({_known(spec.engines)})")
         elif model.engine in catalog.engines and model.format not in catalog.engines[model.engine].model_formats:
             problems.append(f"models[{i}].format: {model.engine} cannot load '{model.format}' models")
-
-    for k, feat in enumerate(spec.image.features):
-        if feat not in catalog.features:
-            problems.append(f"image.features[{k}]: unknown feature '{feat}'; known: {_known(catalog.features)}")
     return problems
+
+
+def _check_server(where: str, server: ServerSpec) -> List[str]:
+    """A server off loopback answers the network: only with a key and an allow-list."""
+    if fields.is_loopback(server.host):
+        if server.allow:
+            return [f"{where}.allow: only for a server on a network address; "
+                    f"host {server.host} is loopback, reachable from the device alone"]
+        return []
+    problems = []
+    if server.auth == "none":
+        problems.append(f"{where}.host: {server.host} is not a loopback address, so the API would answer "
+                        "the network without authentication; set auth: api-key (and allow) to serve it, "
+                        "or keep host: 127.0.0.1")
+    if not server.allow:
+        problems.append(f"{where}.allow: required with host {server.host}: the networks whose clients may "
+                        "connect (e.g. 192.168.1.0/24), or 'any'")
+    return problems
+
+
+def layer_recipes(spec: Spec, catalog: Catalog) -> List[str]:
+    """Names of the recipes the layer holds besides the image."""
+    names = {"packagegroup-edgegenai", "packagegroup-edgegenai-accelerators"}
+    for ename in spec.engines:
+        names.update({catalog.engines[ename].recipe, f"edgegenai-{ename}-server"})
+    names.update(f"model-{m.name}" for m in spec.models)
+    for stack in catalog.stacks.values():
+        names.update(part.recipe for part in (stack.driver, stack.firmware, stack.runtime) if part)
+    names.update(i.recipe for i in catalog.interpreters.values())
+    return sorted(names)
+
+
+def _check_image_name(spec: Spec, catalog: Catalog) -> List[str]:
+    if spec.image.name in layer_recipes(spec, catalog):
+        return [f"image.name: '{spec.image.name}' is the name of a recipe of the layer; "
+                "an image needs a name of its own"]
+    return []
 
 
 def _lacks(board, label: str, needs: List[str], releases: List[str]) -> List[str]:
@@ -345,20 +445,14 @@ def parse_spec(raw: Any, catalog: Optional[Catalog] = None, source: str = "spec"
 def load_spec(path: Optional[Path] = None, catalog: Optional[Catalog] = None) -> Spec:
     """Read a spec file, or the built-in default spec when `path` is None."""
     if path is None:
-        text, source = default_spec_text(), "default spec"
-    else:
-        try:
-            text = Path(path).read_text("utf-8")
-        except OSError as err:
-            raise SpecError(f"{path}: cannot read spec: {err.strerror}") from None
-        source = str(path)
+        return parse_spec(specfile.parse(default_spec_text(), "default spec"), catalog, "default spec")
+    source = str(path)
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        raise SpecError(f"{where}: not valid YAML: {getattr(err, 'problem', err)}") from None
-    return parse_spec(raw, catalog, source)
+        with open(path, "rb") as f:
+            data = f.read(specfile.MAX_BYTES + 1)
+    except OSError as err:
+        raise SpecError(f"{source}: cannot read spec: {err.strerror}") from None
+    return parse_spec(specfile.parse(specfile.decode(data, source), source), catalog, source)
 
 
 def default_spec_text() -> str:

@@ -13,11 +13,11 @@ from oeqa.core.decorator.depends import OETestDepends
 from oeqa.runtime.case import OERuntimeTestCase
 from oeqa.runtime.decorator.package import OEHasPackage
 
-SERVICE = "llama-server"
-URL = "http://127.0.0.1:8080"
-MODEL_NAME = "smollm2-360m-instruct-q4-k-m"
-MODEL_FILE = "SmolLM2-360M-Instruct-Q4_K_M.gguf"
-MANIFEST = "/usr/share/edgegenai/models/smollm2-360m-instruct-q4-k-m/manifest.json"
+SERVICE = 'llama-server'
+URL = 'http://127.0.0.1:8080'
+MODEL_NAME = 'smollm2-360m-instruct-q4-k-m'
+MODEL_FILE = 'SmolLM2-360M-Instruct-Q4_K_M.gguf'
+MANIFEST = '/usr/share/edgegenai/models/smollm2-360m-instruct-q4-k-m/manifest.json'
 # Kernel log lines that mean the kernel hit a bug, even if the boot went on.
 KERNEL_TROUBLE = re.compile(
     r"Oops|BUG:|Kernel panic|general protection fault|Unable to handle kernel|"
