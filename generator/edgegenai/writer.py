@@ -1,23 +1,51 @@
-"""Put a rendering on disk: idempotent, all or nothing, with a check mode.
+"""Put a rendering on disk: idempotent, all or nothing, owning only what it wrote.
 
-The generator owns its top-level directories (`meta-edgegenai/`, `kas/`)
-inside the output directory: after a write they hold exactly the rendered
-files.  Each is built complete in a temporary directory beside it and then
-swapped in with renames, so an interrupted run leaves the old tree or the
-new one, never a mixture.  An unchanged tree is not touched at all.
+The generator writes `meta-edgegenai/` and `kas/` inside the output
+directory and records every file it wrote in `.edgegenai-manifest` beside
+them.  On the next run it updates those files and removes the ones it no
+longer renders; anything else in those directories (a user's own
+`kas/my-product.yml`, a recipe added by hand) is not in the manifest, so it
+is kept and reported as kept.  Without a manifest (output of an older
+version) nothing is removed.
+
+All or nothing: the whole rendering, with the kept files, is staged in one
+directory (`.edgegenai-staging-*`) inside the output directory.  Once it is
+complete a journal is written into it, and only then are the trees swapped
+in by renames.  A run that is interrupted before the journal leaves the old
+output untouched; one interrupted after it is finished by the next run,
+which first rolls every interrupted swap forward and removes stale staging
+directories.  Runs on one output directory are serialised by a lock on the
+directory itself, so two `generate` runs never interleave.
+
+Every path is checked here, whatever the renderer returned: relative, no
+`..`, no empty or over-long component, so nothing is written outside the
+output directory.  An unchanged tree is not touched at all.
 """
 
 from __future__ import annotations
 
 import difflib
+import errno
+import fcntl
 import os
 import shutil
 import tempfile
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Dict, List
+from pathlib import Path, PurePosixPath
+from typing import Dict, Iterator, List, Set
 
-CREATE, UPDATE, UNCHANGED, REMOVE = "created", "updated", "unchanged", "removed"
+from .errors import UserError
+
+CREATE, UPDATE, UNCHANGED, REMOVE, KEEP = "created", "updated", "unchanged", "removed", "kept"
+MANIFEST = ".edgegenai-manifest"
+STAGING_PREFIX = ".edgegenai-staging-"
+JOURNAL = "journal"
+# Seconds a run waits for another run on the same directory to finish.
+LOCK_WAIT = 60.0
+_MANIFEST_HEAD = ("# Files `edgegenai generate` wrote here.  It updates them and removes those it\n"
+                  "# no longer renders; every other file beside them is yours and is kept.\n")
 
 
 @dataclass(frozen=True)
@@ -26,31 +54,76 @@ class Change:
     action: str
 
 
+def check_path(path: str) -> str:
+    """A rendered path must stay inside the output directory, whatever produced it."""
+    pure = PurePosixPath(path)
+    parts = path.split("/")
+    if (not path or pure.is_absolute() or "\\" in path or "\x00" in path
+            or any(p in ("", ".", "..") for p in parts)):
+        raise ValueError(f"refusing to write {path!r}: not a plain relative path")
+    if any(len(p.encode("utf-8")) > 255 for p in parts) or len(path) > 1024:
+        raise ValueError(f"refusing to write {path[:60]!r}...: a name is too long")
+    if parts[0] == MANIFEST or parts[0].startswith(".edgegenai-"):
+        raise ValueError(f"refusing to write {path!r}: the writer's own name")
+    return path
+
+
+def _with_manifest(files: Dict[str, str]) -> Dict[str, str]:
+    for path in files:
+        check_path(path)
+    return {**files, MANIFEST: _MANIFEST_HEAD + "".join(f"{p}\n" for p in sorted(files))}
+
+
 def _roots(files: Dict[str, str]) -> List[str]:
     return sorted({p.split("/", 1)[0] for p in files})
+
+
+def owned(out_dir: Path) -> Set[str]:
+    """Paths the last run recorded as its own (empty without a manifest)."""
+    try:
+        text = (Path(out_dir) / MANIFEST).read_text("utf-8")
+    except FileNotFoundError:
+        return set()
+    out = set()
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            try:
+                out.add(check_path(line))
+            except ValueError:
+                continue  # a hand-edited manifest cannot make the writer touch other paths
+    return out
 
 
 def _existing(out_dir: Path, roots: List[str]) -> Dict[str, bytes]:
     found = {}
     for root in roots:
         base = out_dir / root
+        want_file = root == MANIFEST
+        if base.is_symlink() or (os.path.lexists(base) and base.is_dir() == want_file):
+            raise UserError(f"{base}: is in the way: the generator writes a "
+                            f"{'file' if want_file else 'directory'} there; move it away")
+        if want_file:
+            if base.exists():
+                found[root] = base.read_bytes()
+            continue
         if not base.is_dir():
             continue
         for path in sorted(base.rglob("*")):
-            if path.is_file() or path.is_symlink():
-                found[path.relative_to(out_dir).as_posix()] = path.read_bytes() if path.is_file() else b""
+            if path.is_symlink() or path.is_file():
+                rel = path.relative_to(out_dir).as_posix()
+                found[rel] = b"" if path.is_symlink() else path.read_bytes()
     return found
 
 
-def plan(files: Dict[str, str], out_dir: Path) -> List[Change]:
-    """What writing `files` to `out_dir` would do, file by file, sorted by path."""
+def _plan(files: Dict[str, str], out_dir: Path) -> List[Change]:
+    mine = owned(out_dir)
     old = _existing(out_dir, _roots(files))
     changes = []
     for path in sorted(set(files) | set(old)):
         if path not in old:
             changes.append(Change(path, CREATE))
         elif path not in files:
-            changes.append(Change(path, REMOVE))
+            changes.append(Change(path, REMOVE if path in mine else KEEP))
         elif old[path] == files[path].encode("utf-8"):
             changes.append(Change(path, UNCHANGED))
         else:
@@ -58,55 +131,156 @@ def plan(files: Dict[str, str], out_dir: Path) -> List[Change]:
     return changes
 
 
+def _user_error(err: OSError, out_dir: Path) -> UserError:
+    where = err.filename or out_dir
+    return UserError(f"{where}: {err.strerror or err}")
+
+
+def plan(files: Dict[str, str], out_dir: Path) -> List[Change]:
+    """What writing `files` to `out_dir` would do, file by file, sorted by path."""
+    try:
+        return _plan(_with_manifest(files), Path(out_dir))
+    except OSError as err:
+        raise _user_error(err, Path(out_dir)) from None
+
+
 def diff(files: Dict[str, str], out_dir: Path) -> str:
     """A unified diff from what is on disk to what `files` says."""
-    old = _existing(out_dir, _roots(files))
+    out_dir = Path(out_dir)
+    full = _with_manifest(files)
     chunks = []
     for change in plan(files, out_dir):
-        if change.action == UNCHANGED:
+        if change.action in (UNCHANGED, KEEP):
             continue
-        before = old.get(change.path, b"").decode("utf-8", "replace").splitlines(keepends=True)
-        after = files.get(change.path, "").splitlines(keepends=True)
+        before = b"" if change.action == CREATE else (out_dir / change.path).read_bytes()
+        after = full.get(change.path, "").splitlines(keepends=True)
         chunks.extend(difflib.unified_diff(
-            before, after,
+            before.decode("utf-8", "replace").splitlines(keepends=True), after,
             "/dev/null" if change.action == CREATE else f"a/{change.path}",
             "/dev/null" if change.action == REMOVE else f"b/{change.path}"))
     return "".join(chunks)
 
 
-def write(files: Dict[str, str], out_dir: Path) -> List[Change]:
-    """Make the generator's directories in `out_dir` hold exactly `files`."""
-    out_dir = Path(out_dir)
-    changes = plan(files, out_dir)
-    dirty = {c.path.split("/", 1)[0] for c in changes if c.action != UNCHANGED}
-    if not dirty:
-        return changes
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".edgegenai-", dir=out_dir))
+@contextmanager
+def _locked(out_dir: Path, wait: float) -> Iterator[None]:
+    """Hold an exclusive lock on the output directory itself (no lock file is left)."""
+    fd = os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        for path, text in files.items():
-            if path.split("/", 1)[0] not in dirty:
-                continue
-            target = staging / "new" / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-        (staging / "old").mkdir()
-        swapped = []
-        try:
-            for root in sorted(dirty):
-                current, fresh = out_dir / root, staging / "new" / root
-                if current.exists():
-                    os.rename(current, staging / "old" / root)
-                swapped.append(root)
-                if fresh.exists():
-                    os.rename(fresh, current)
-        except OSError:
-            for root in swapped:  # put every old tree back before giving up
-                if (out_dir / root).exists():
-                    shutil.rmtree(out_dir / root)
-                if (staging / "old" / root).exists():
-                    os.rename(staging / "old" / root, out_dir / root)
-            raise
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as err:
+                if err.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
+                    raise UserError(f"{out_dir}: another edgegenai generate is writing here; "
+                                    f"waited {wait:.0f} s") from None
+                time.sleep(0.1)
+        yield
     finally:
+        os.close(fd)
+
+
+def recover(out_dir: Path) -> List[str]:
+    """Finish every interrupted swap and remove stale staging; return what was finished.
+
+    A staging directory with a journal was complete when the swap began:
+    its remaining new trees are moved into place.  One without a journal
+    never started swapping and is simply removed.
+    """
+    finished = []
+    for staging in sorted(Path(out_dir).glob(".edgegenai-*")):
+        if not staging.is_dir() or staging.is_symlink():
+            continue
+        journal = staging / JOURNAL
+        if journal.is_file():
+            for entry in journal.read_text("utf-8").split():
+                check_path(entry)
+                new, current, old = staging / "new" / entry, out_dir / entry, staging / "old" / entry
+                if not os.path.lexists(new):
+                    continue  # already swapped
+                if os.path.lexists(current) and not os.path.lexists(old):
+                    old.parent.mkdir(parents=True, exist_ok=True)
+                    os.rename(current, old)
+                os.rename(new, current)
+                finished.append(entry)
         shutil.rmtree(staging, ignore_errors=True)
-    return changes
+    return finished
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _stage(full: Dict[str, str], out_dir: Path, staging: Path, dirty: List[str],
+           kept: List[str]) -> None:
+    for path in kept:  # the user's files travel with the tree they live in
+        if path.split("/", 1)[0] not in dirty:
+            continue
+        src, dst = out_dir / path, staging / "new" / path
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_symlink():
+            os.symlink(os.readlink(src), dst)
+        else:
+            shutil.copy2(src, dst)
+    for path, text in full.items():
+        if path.split("/", 1)[0] not in dirty:
+            continue
+        target = staging / "new" / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+    with open(staging / JOURNAL, "w", encoding="utf-8") as f:
+        f.write("".join(f"{root}\n" for root in dirty))
+        f.flush()
+        os.fsync(f.fileno())
+    _fsync_dir(staging)
+
+
+def _swap(out_dir: Path, staging: Path, dirty: List[str]) -> None:
+    (staging / "old").mkdir()
+    for root in dirty:
+        current, fresh = out_dir / root, staging / "new" / root
+        if os.path.lexists(current):
+            os.rename(current, staging / "old" / root)
+        if os.path.lexists(fresh):
+            os.rename(fresh, current)
+    _fsync_dir(out_dir)
+
+
+def write(files: Dict[str, str], out_dir: Path, lock_wait: float = LOCK_WAIT) -> List[Change]:
+    """Make the generator's files in `out_dir` hold exactly `files`, keeping the user's."""
+    out_dir = Path(out_dir)
+    full = _with_manifest(files)
+    try:
+        if os.path.lexists(out_dir) and not out_dir.is_dir():
+            raise UserError(f"{out_dir}: not a directory")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with _locked(out_dir, lock_wait):
+            recover(out_dir)
+            changes = _plan(full, out_dir)
+            dirty = sorted({c.path.split("/", 1)[0] for c in changes if c.action not in (UNCHANGED, KEEP)})
+            if not dirty:
+                return changes
+            kept = [c.path for c in changes if c.action == KEEP]
+            staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out_dir))
+            try:
+                _stage(full, out_dir, staging, dirty, kept)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            try:
+                _swap(out_dir, staging, dirty)
+            except BaseException:
+                recover(out_dir)  # the staging is complete: finish the swap now if it can be
+                raise
+            shutil.rmtree(staging, ignore_errors=True)
+            return changes
+    except OSError as err:
+        raise _user_error(err, out_dir) from None

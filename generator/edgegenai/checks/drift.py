@@ -37,8 +37,8 @@ def check(ws: Workspace) -> Outcome:
     fix = f"run: edgegenai generate{spec} -o {ws.root}"
     findings: List[Finding] = []
     for change in writer.plan(files, ws.root):
-        if change.action == writer.UNCHANGED:
-            continue
+        if change.action in (writer.UNCHANGED, writer.KEEP) or change.path == writer.MANIFEST:
+            continue  # a file of the user's own, or the writer's bookkeeping
         if change.action == writer.UPDATE:
             old = (ws.root / change.path).read_text("utf-8", "replace")
             line = first_difference(old, files[change.path])
@@ -46,6 +46,6 @@ def check(ws: Workspace) -> Outcome:
         elif change.action == writer.CREATE:
             line, what = None, "is missing: the spec renders it"
         else:
-            line, what = None, "is not rendered by the spec (a leftover or a hand-added file)"
+            line, what = None, "was generated but the spec no longer renders it (a leftover)"
         findings.append(Finding("edgegenai.drift.stale", ERROR, change.path, line, f"{what}; {fix}"))
     return Outcome(findings)

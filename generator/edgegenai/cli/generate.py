@@ -1,8 +1,10 @@
 """`edgegenai generate [SPEC] [-o DIR] [--check]`: render the layer and kas files.
 
-Without SPEC the built-in default spec is used.  The generator owns
-`meta-edgegenai/` and `kas/` inside DIR: after a run they hold exactly what
-the spec renders (files it no longer renders are removed).  `--check` writes
+Without SPEC the built-in default spec is used.  The generator owns the
+files it wrote into `meta-edgegenai/` and `kas/` inside DIR, listed in
+`DIR/.edgegenai-manifest`: after a run they are exactly what the spec
+renders (those it no longer renders are removed).  Any other file in those
+directories is yours: it is kept, and listed as kept.  `--check` writes
 nothing, prints a diff of what would change and exits 1 when the committed
 output is stale, so CI can catch a spec edited without regenerating.
 """
@@ -30,14 +32,14 @@ def command(spec_file, out_dir, check, quiet):
     spec = spec_mod.load_spec(spec_file)
     files = render.render(spec)
     if check:
-        changes = [c for c in writer.plan(files, out_dir) if c.action != writer.UNCHANGED]
+        changes = [c for c in writer.plan(files, out_dir) if c.action not in (writer.UNCHANGED, writer.KEEP)]
         if changes:
             click.echo(writer.diff(files, out_dir), nl=False)
             command = " ".join(["edgegenai generate"] + ([str(spec_file)] if spec_file else []) + ["-o", str(out_dir)])
             click.echo(f"edgegenai: {len(changes)} file(s) out of date in {out_dir}; run: {command}",
                        err=True)
             sys.exit(1)
-        click.echo(f"edgegenai: {len(files)} files up to date in {out_dir}")
+        click.echo(f"edgegenai: {len(files) + 1} files up to date in {out_dir}")
         return
     changes = writer.write(files, out_dir)
     counts = {}
@@ -47,4 +49,6 @@ def command(spec_file, out_dir, check, quiet):
             click.echo(f"{change.action:>9}  {change.path}")
     summary = ", ".join(f"{counts.get(a, 0)} {a}" for a in
                         (writer.CREATE, writer.UPDATE, writer.UNCHANGED, writer.REMOVE))
+    if counts.get(writer.KEEP):
+        summary += f"; {counts[writer.KEEP]} of your own kept"
     click.echo(f"edgegenai: {summary} in {out_dir}")
