@@ -54,6 +54,33 @@ def test_find_image_takes_an_initramfs(tmp_path, catalog):
     assert find_image(board, d, "edgegenai-image").initramfs.name.endswith(".cpio.gz")
 
 
+def test_find_image_takes_an_initramfs_image_beside_the_disk(tmp_path, catalog):
+    """A distribution kernel with module-only disk drivers boots the disk through an initramfs."""
+    board = catalog.boards["qemux86-64"]
+    d = _deploy(tmp_path, board, ["{k}", "edgegenai-image-{m}.rootfs.ext4",
+                                  "edgegenai-image-initramfs-{m}.rootfs.cpio.gz"])
+    image = find_image(board, d, "edgegenai-image")
+    assert image.disk.name == "edgegenai-image-qemux86-64.rootfs.ext4"
+    assert image.initramfs.name == "edgegenai-image-initramfs-qemux86-64.rootfs.cpio.gz"
+    if shutil.which(board.qemu.system):
+        extra = environment.config(board, image, boot_timeout=42, accel="tcg")[
+            "targets"]["main"]["drivers"]["QEMUDriver"]["extra_args"]
+        assert f"-drive file={image.disk},if=virtio" in extra and f"-initrd {image.initramfs}" in extra
+
+
+@pytest.mark.parametrize("console", [
+    b"root@qemuarm64:~# ",
+    b"\x1b[?2004hroot@qemuarm64:~# ",
+    # systemd >= 258's profile.d/80-systemd-osc-context.sh around the prompt
+    b"\x1b]3008;end=0a14;exit=success\x1b\\\x1b]3008;start=9e23;type=shell;user=root;"
+    b"cwd=/root\x1b\\\x1b[?2004hroot@qemuarm64:~# ",
+])
+def test_prompt_tolerates_terminal_sequences(console):
+    import re
+
+    assert re.search(rb"MARKER\s+" + environment.PROMPT.encode(), b"MARKER\r\n" + console)
+
+
 def test_find_image_names_everything_missing(tmp_path, catalog):
     board = catalog.boards["qemuarm64"]
     d = _deploy(tmp_path, board, [])

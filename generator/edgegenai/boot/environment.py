@@ -29,8 +29,13 @@ from .image import BootImage
 
 TARGET = "main"
 # The shell of an edgegenai image: root logs in on the console without a
-# password (debug images), bash or ash prompt `root@<host>:<dir># `.
-PROMPT = r"root@[\w.-]+:[^#\r\n]*# "
+# password (debug images), bash or ash prompt `root@<host>:<dir># `.  Terminal
+# control sequences may come first: bash's bracketed-paste switch
+# (ESC [?2004h) and, with systemd 258 or newer, the OSC 3008 context
+# markers its /etc/profile.d/80-systemd-osc-context.sh prints around every
+# prompt (ESC ]3008;...ESC \\).
+ESCAPES = r"(?:\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\))*"
+PROMPT = ESCAPES + r"root@[\w.-]+:[^#\r\n]*# "
 LOGIN_PROMPT = r"[\w.-]+ login: "
 USERNAME = "root"
 NIC = "user,model=virtio-net-pci,restrict=on"
@@ -96,7 +101,7 @@ def config(board: Board, image: BootImage, *, boot_timeout: int, accel: str = "a
     extra = ["-smp", str(smp), "-accel", "kvm" if kvm else "tcg", "-no-reboot"]
     if image.disk is not None:
         extra += _drive(board, image.disk)
-    else:
+    if image.initramfs is not None:
         extra += ["-initrd", str(image.initramfs)]
     return {
         "targets": {TARGET: {

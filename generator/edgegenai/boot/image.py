@@ -5,6 +5,11 @@ BitBake writes `<kernel image>` (bzImage, Image, ...) and
 (before scarthgap without `.rootfs`).  The root filesystem is either a disk
 image of the board's catalog type (ext4) attached as the root device, or an
 initramfs (`cpio.gz`, IMAGE_FSTYPES += "cpio.gz") loaded with the kernel.
+
+A disk image may come with an initramfs image of its own,
+`<image>-initramfs-<machine>.rootfs.cpio.gz` (INITRAMFS_IMAGE, not bundled
+into the kernel): it is loaded with the kernel and mounts the disk, as a
+kernel whose disk and filesystem drivers are modules needs.
 """
 
 from __future__ import annotations
@@ -21,15 +26,15 @@ INITRAMFS_TYPES = ("cpio.gz",)
 
 @dataclass(frozen=True)
 class BootImage:
-    """A kernel and exactly one of a root disk image or an initramfs."""
+    """A kernel and a root disk image or an initramfs, or both: an initramfs that mounts the disk."""
 
     kernel: Path
     disk: Optional[Path] = None
     initramfs: Optional[Path] = None
 
     def __post_init__(self):
-        if (self.disk is None) == (self.initramfs is None):
-            raise ValueError("a boot image has a disk image or an initramfs, not both or neither")
+        if self.disk is None and self.initramfs is None:
+            raise ValueError("a boot image has a disk image, an initramfs or both")
 
 
 def default_deploy_dir(board: Board, build_dir: Path = Path("build")) -> Path:
@@ -63,4 +68,9 @@ def find_image(board: Board, directory: Path, image: str) -> BootImage:
         raise UserError(problems)
     if rootfs.name.endswith(INITRAMFS_TYPES):
         return BootImage(kernel=kernel.resolve(), initramfs=rootfs.resolve())
-    return BootImage(kernel=kernel.resolve(), disk=rootfs.resolve())
+    initramfs = next((p for fstype in INITRAMFS_TYPES
+                      for p in _rootfs_candidates(directory, f"{image}-initramfs", board.machine,
+                                                  fstype)
+                      if p.is_file()), None)
+    return BootImage(kernel=kernel.resolve(), disk=rootfs.resolve(),
+                     initramfs=initramfs.resolve() if initramfs else None)
