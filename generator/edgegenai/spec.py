@@ -318,15 +318,14 @@ def _check_server(where: str, server: ServerSpec) -> List[str]:
             return [f"{where}.allow: only for a server on a network address; "
                     f"host {server.host} is loopback, reachable from the device alone"]
         return []
-    problems = []
     if server.auth == "none":
-        problems.append(f"{where}.host: {server.host} is not a loopback address, so the API would answer "
-                        "the network without authentication; set auth: api-key (and allow) to serve it, "
-                        "or keep host: 127.0.0.1")
+        return [f"{where}.host: {server.host} is not a loopback address, so the API would answer "
+                "the network without authentication; to serve it, set auth: api-key and allow "
+                "(the client networks), or keep host: 127.0.0.1"]
     if not server.allow:
-        problems.append(f"{where}.allow: required with host {server.host}: the networks whose clients may "
-                        "connect (e.g. 192.168.1.0/24), or 'any'")
-    return problems
+        return [f"{where}.allow: required with host {server.host}: the networks whose clients may "
+                "connect (e.g. 192.168.1.0/24), or 'any'"]
+    return []
 
 
 def layer_recipes(spec: Spec, catalog: Catalog) -> List[str]:
