@@ -79,4 +79,4 @@ def test_list():
     out = run("--list")
     assert out.returncode == 0
     assert [line.split()[0] for line in out.stdout.splitlines()] == [
-        "oelint", "kas", "kconfig", "systemd", "shellcheck", "pins", "drift", "bitbake"]
+        "oelint", "kas", "kconfig", "systemd", "shellcheck", "pins", "templated", "drift", "bitbake"]

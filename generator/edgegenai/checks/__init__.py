@@ -26,9 +26,9 @@ from typing import Iterable, List, Optional, Sequence
 
 from ..errors import UserError
 from .model import ERROR, INFO, WARNING, Finding, Outcome, Result, Workspace
-from . import bitbake, drift, kasconfig, kconfig, oelint, pins, shellcheck, systemd
+from . import bitbake, drift, kasconfig, kconfig, oelint, pins, shellcheck, systemd, templated
 
-CHECKS = (oelint, kasconfig, kconfig, systemd, shellcheck, pins, drift, bitbake)
+CHECKS = (oelint, kasconfig, kconfig, systemd, shellcheck, pins, templated, drift, bitbake)
 
 __all__ = ["CHECKS", "ERROR", "WARNING", "INFO", "Finding", "Outcome", "Result", "Workspace",
            "select", "run"]
