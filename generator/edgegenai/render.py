@@ -32,6 +32,9 @@ ALWAYS_REPOS = ("bitbake",)
 BASE_COLLECTIONS = ("core", "yocto")
 # Where models live on the device (the model class's MODEL_DIR, usrmerge).
 MODEL_DIR = "/usr/share/edgegenai/models"
+# Where the device keeps the API key it makes on first boot (`auth: api-key`),
+# as the service recipe's do_install writes it into the units.
+KEY_FILE = "/var/lib/edgegenai/llama-server.key"
 # Seconds the service waits for the model to load before systemd gives up.
 STARTUP_TIMEOUT = 300
 
@@ -197,7 +200,7 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
             put(f"{LAYER}/{svc_dir}/files/{f}", f"layer/engines/{engine.name}/files/{f}.j2", **svc_ctx)
         put(f"{LAYER}/lib/oeqa/runtime/cases/edgegenai.py", f"layer/engines/{engine.name}/oeqa.py.j2",
             service="llama-server", port=server.port, model_name=plan.model.name,
-            model_file=plan.model.filename, model_dir=MODEL_DIR)
+            model_file=plan.model.filename, model_dir=MODEL_DIR, key_file=KEY_FILE if auth else None)
         contents.append((f"{recipe_dir}/", f"{engine.name} {engine.tag} ({', '.join(('cpu',) + plan.backends)})"))
         contents.append((f"{svc_dir}/", f"the {engine.name} server as a sandboxed systemd service"))
         contents.append(("lib/oeqa/runtime/cases/edgegenai.py", "testimage cases: service, health, chat, model checksum"))

@@ -18,6 +18,8 @@ URL = 'http://127.0.0.1:8080'
 MODEL_NAME = 'smollm2-360m-instruct-q4-k-m'
 MODEL_FILE = 'SmolLM2-360M-Instruct-Q4_K_M.gguf'
 MANIFEST = '/usr/share/edgegenai/models/smollm2-360m-instruct-q4-k-m/manifest.json'
+# With `auth: api-key`: the key the device made on first boot (root only).
+KEY_FILE = None
 # Kernel log lines that mean the kernel hit a bug, even if the boot went on.
 KERNEL_TROUBLE = re.compile(
     r"Oops|BUG:|Kernel panic|general protection fault|Unable to handle kernel|"
@@ -53,11 +55,22 @@ class EdgegenaiTest(OERuntimeTestCase):
     def test_chat_completion(self):
         request = json.dumps({"messages": [{"role": "user", "content": "Say hello."}],
                               "max_tokens": 8}, separators=(",", ":"))
-        output = self.run_ok("curl -sS --fail --max-time 600 -H 'Content-Type: application/json' "
-                             "-d '%s' %s/v1/chat/completions" % (request, URL), 660)
+        key = ' -H "Authorization: Bearer $(cat %s)"' % KEY_FILE if KEY_FILE else ""
+        output = self.run_ok("curl -sS --fail --max-time 600 -H 'Content-Type: application/json'%s "
+                             "-d '%s' %s/v1/chat/completions" % (key, request, URL), 660)
         answer = json.loads(output[output.index("{"):])
         self.assertTrue(answer["choices"][0]["message"]["content"], msg=output)
         self.assertGreater(int(answer["usage"]["completion_tokens"]), 0, msg=output)
+
+    @OETestDepends(["edgegenai.EdgegenaiTest.test_service_active"])
+    @OEHasPackage(["curl"])
+    def test_api_key_is_required(self):
+        if not KEY_FILE:
+            self.skipTest("the API listens on loopback without a key")
+        self.run_ok("test -s %s && test \"$(stat -c %%a %s)\" = 600" % (KEY_FILE, KEY_FILE))
+        output = self.run_ok("curl -sS -o /dev/null -w '%%{http_code}' -H 'Content-Type: application/json' "
+                             "-d '{}' %s/v1/chat/completions" % URL, 60)
+        self.assertEqual(output.strip()[-3:], "401", msg="a request without the key was not refused")
 
     @OETestDepends(["ssh.SSHTest.test_ssh"])
     def test_model_checksum(self):
