@@ -68,7 +68,7 @@ LicenceFlags = _typed(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*( [A-Za-z0-9_][A-Za-z0-9_.-]
                       "a build stops until the user accepts it.")
 
 Text = _typed(r"^[^\"\\$`\x00-\x1f\x7f-\x9f\u2028\u2029]+$", 200,
-              "one line of text without '\"', '\\\\', '$' or '`' (BitBake cannot quote them)",
+              "one line of text without '\"', '\\', '$' or '`' (BitBake cannot quote them)",
               "A one-line summary.")
 
 Sha256Hex = _typed(r"^[0-9a-f]{64}$", 64, "a sha256: 64 lowercase hex digits",
@@ -88,7 +88,7 @@ _URL = re.compile(r"^(?P<scheme>https?)://(?P<host>[A-Za-z0-9]([A-Za-z0-9-]*[A-Z
                   r"(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*)(:[0-9]{1,5})?"
                   r"(?P<path>/[A-Za-z0-9._~:/?#@!&+,=%-]*)?$")
 URL_SAYS = ("an {schemes} URL with a host name, and no white space, quotes, ';', '$', '{{', '}}', "
-            "'\\\\' or '`' (percent-encode them)")
+            "'\\' or '`' (percent-encode them)")
 
 
 def _url(schemes: tuple, need_path: bool) -> Callable[[str], str]:
