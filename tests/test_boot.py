@@ -17,7 +17,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from edgegenai.boot import Expectations, environment, find_image
-from edgegenai.boot.checks import CHECKS, CheckFailed, chat_completion, kernel_log, model_checksum, \
+from edgegenai.boot.checks import CHECKS, CheckFailed, CheckSkipped, chat_completion, kernel_log, \
+    metrics, model_checksum, sandbox, security, service_active, service_memory, service_restarts, \
     system_running
 from edgegenai.boot.report import FAIL, PASS, SKIP, Report, Result
 from edgegenai.cli import main
@@ -187,6 +188,116 @@ def test_model_checksum(sha_line, size, error):
             model_checksum(run, EXP)
 
 
+def test_service_active_says_why_from_the_journal():
+    run = _runner({"for i in": (["activating"], 0),
+                   "journalctl -u llama-server.service": (
+                       ["Starting llama-server.service...", "srv load_model: loading model",
+                        "llama-server.service: Main process exited, code=exited, status=1/FAILURE",
+                        "llama-server.service: Failed with result 'exit-code'."], 0)})
+    with pytest.raises(CheckFailed) as err:
+        service_active(run, EXP)
+    assert str(err.value) == (
+        "llama-server is activating; journal: llama-server.service: Main process exited, "
+        "code=exited, status=1/FAILURE | llama-server.service: Failed with result 'exit-code'.")
+
+
+METRICS_OFF = {"curl -sS --max-time 30 -o /tmp/edgegenai-metrics": (["501"], 0)}
+CHAT = {"curl -sS --fail": (['{"choices":[{"message":{"content":"Hi"}}],'
+                             '"usage":{"completion_tokens":8}}'], 0)}
+
+
+def test_metrics_skip_without_the_endpoint():
+    with pytest.raises(CheckSkipped, match="no metrics endpoint"):
+        metrics(_runner(METRICS_OFF), EXP)
+
+
+def test_metrics_counter_must_move():
+    values = iter(["llamacpp:tokens_predicted_total 16", "llamacpp:tokens_predicted_total 24"])
+    answers = {"curl -sS --max-time 30 -o": (["200"], 0), **CHAT}
+
+    def run(command, timeout):
+        if command.startswith("grep -E '^llamacpp:tokens_predicted_total '"):
+            return [next(values)], 0
+        return _runner(answers)(command, timeout)
+
+    assert metrics(run, EXP) == "llamacpp:tokens_predicted_total 16 -> 24"
+    values = iter(["llamacpp:tokens_predicted_total 16"] * 2)
+    with pytest.raises(CheckFailed, match="did not move"):
+        metrics(run, EXP)
+
+
+ANALYZE = "SYSTEMD_URLIFY=0 systemd-analyze security"
+
+
+@pytest.mark.parametrize("lines, verdict", [
+    (["✗ PrivateNetwork=   Service has access to the host's network   0.5",
+      "→ Overall exposure level for llama-server.service: 0.9 SAFE 😀"], "exposure 0.9 SAFE"),
+    (["✗ PrivateNetwork=   Service has access to the host's network   0.5",
+      "✗ User=/DynamicUser=   Service runs as root user   0.4",
+      "→ Overall exposure level for llama-server.service: 9.6 UNSAFE 😨"],
+     "exposure 9.6 UNSAFE, above 2.0; weighing most: PrivateNetwork= 0.5, User=/DynamicUser= 0.4"),
+    ([], "printed no score"),
+])
+def test_security_score(lines, verdict):
+    run = _runner({"command -v systemd-analyze": (["/usr/bin/systemd-analyze"], 0),
+                   ANALYZE: (lines, 0)})
+    if verdict.startswith("exposure 0.9"):
+        assert security(run, EXP).startswith(verdict)
+    else:
+        with pytest.raises(CheckFailed, match=verdict.replace("(", r"\(").replace(")", r"\)")):
+            security(run, EXP)
+
+
+def test_security_skips_without_systemd_analyze():
+    with pytest.raises(CheckSkipped, match="systemd-analyze not on the image"):
+        security(_runner({"command -v systemd-analyze": ([], 1)}), EXP)
+
+
+def test_service_memory_reports_rss_and_cgroup():
+    run = _runner({"systemctl show": (["MainPID=262", "MemoryCurrent=39426048",
+                                       "MemoryPeak=[not set]"], 0),
+                   "grep -E '^(VmRSS|VmHWM):' /proc/262/status": (
+                       ["VmHWM:\t   43929 kB", "VmRSS:\t   43929 kB"], 0)})
+    assert service_memory(run, EXP) == "pid 262: RSS 42.9 MiB, peak RSS 42.9 MiB, cgroup 37.6 MiB"
+
+
+def test_service_restarts_shows_the_policy_and_the_journal():
+    run = _runner({"systemctl show": (["NRestarts=1", "Restart=on-failure", "RestartUSec=5s"], 0),
+                   "journalctl -u": (["llama-server.service: Main process exited, code=killed, "
+                                      "status=11/SEGV"], 0)})
+    with pytest.raises(CheckFailed) as err:
+        service_restarts(run, EXP)
+    assert str(err.value) == ("llama-server restarted 1 time(s) (Restart=on-failure, "
+                              "RestartSec=5s); journal: llama-server.service: Main process "
+                              "exited, code=killed, status=11/SEGV")
+
+
+def _sandbox_runner(seccomp, journal=()):
+    return _runner({"systemctl show": (["MainPID=7", "NoNewPrivileges=yes", "CapabilityBoundingSet=",
+                                        "IPAddressDeny=0.0.0.0/0 ::/0",
+                                        "SystemCallFilter=read write", "MemoryDenyWriteExecute=yes"],
+                                       0),
+                    "grep -E '^(NoNewPrivs": ([f"NoNewPrivs:\t1", f"Seccomp:\t{seccomp}",
+                                              "Seccomp_filters:\t31", "CapBnd:\t0000000000000000"],
+                                             0),
+                    "journalctl -b": (list(journal), 0)})
+
+
+def test_sandbox_in_force():
+    assert sandbox(_sandbox_runner(2), EXP) == (
+        "31 seccomp filters, no new privileges, no capabilities, IP firewall attached")
+
+
+def test_sandbox_without_libseccomp_fails():
+    why = ("/usr/lib/systemd/system/x.service:5: System call bpf cannot be resolved as libseccomp "
+           "is not available, ignoring: Operation not supported")
+    with pytest.raises(CheckFailed) as err:
+        sandbox(_sandbox_runner(0, [why]), EXP)
+    assert "no seccomp filter on pid 7 (Seccomp: 0) although the unit sets SystemCallFilter" in str(
+        err.value)
+    assert "libseccomp is not available" in str(err.value)
+
+
 def test_kernel_log_finds_an_oops():
     run = _runner({"journalctl -k": (["ok", "Unable to handle kernel NULL pointer dereference",
                                       "Call trace:"], 0)})
@@ -269,11 +380,13 @@ def test_standin_boots_and_passes(tmp_path, catalog, standin, name, capsys):
     main(["test", name, "--image", str(deploy), "--junit", str(junit),
           "--log-dir", str(tmp_path / "logs"), "--boot-timeout", "120"])  # returns: success
     out = capsys.readouterr().out
-    assert f"{name}: passed: 8 passed, 0 failed, 0 skipped" in out
+    # No systemd-analyze and no metrics endpoint in the busybox stand-in: skipped, not failed.
+    assert f"{name}: passed: 11 passed, 0 failed, 2 skipped" in out
+    assert "SKIP  security" in out and "systemd-analyze not on the image" in out
     assert "PASS  shell" in out and f"root shell on {board.qemu.console}" in out
     assert "tokens: 'Hello from the stand-in.'" in out
     suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite.attrib["tests"] == "8" and suite.attrib["failures"] == "0"
+    assert suite.attrib["tests"] == "13" and suite.attrib["failures"] == "0"
     assert not (tmp_path / "logs").exists()  # nothing kept when everything passed
 
 
@@ -301,10 +414,13 @@ def test_service_that_never_comes_up_fails(tmp_path, catalog, standin):
     report = _boot(board, standin(board, "service-down"), tmp_path)
     assert _verdicts(report) == {
         "shell": PASS, "system-running": FAIL, "service-active": FAIL, "health": SKIP,
-        "chat-completion": SKIP, "model-checksum": PASS, "kernel-log": PASS, "failed-units": FAIL}
+        "chat-completion": SKIP, "metrics": SKIP, "service-memory": SKIP,
+        "service-restarts": PASS, "security": SKIP, "sandbox": SKIP, "model-checksum": PASS,
+        "kernel-log": PASS, "failed-units": FAIL}
     details = {r.id: r.detail for r in report.results}
     assert details["system-running"] == "system is degraded; failed: llama-server.service"
-    assert details["service-active"] == "llama-server is failed"
+    assert details["service-active"] == ("llama-server is failed; journal: "
+                                         "llama-server: error: failed to bind")
     assert details["health"] == "needs service-active"
 
 
@@ -312,7 +428,7 @@ def test_service_that_never_comes_up_fails(tmp_path, catalog, standin):
 def test_wrong_model_checksum_fails(tmp_path, catalog, standin):
     board = catalog.boards["qemuarm64"]
     report = _boot(board, standin(board, "bad-checksum"), tmp_path)
-    failed = [r for r in report.results if r.status != PASS]
+    failed = [r for r in report.results if r.status == FAIL]
     assert [r.id for r in failed] == ["model-checksum"]
     assert "manifest says 9165d8b6" in failed[0].detail
     assert not report.ok

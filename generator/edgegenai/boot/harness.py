@@ -2,7 +2,9 @@
 
 The console is recorded to a file for the whole run; the caller keeps it
 when something failed.  A check whose prerequisite failed is skipped with
-the reason, so one fault reads as one failure, not as a cascade.
+the reason, so one fault reads as one failure, not as a cascade.  A check
+that cannot be made on this image (an endpoint or tool it does not ship)
+is skipped with the reason too, and does not fail the run.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pexpect import TIMEOUT
 
 from ..catalog import Board
 from . import environment
-from .checks import CHECKS, SHELL, CheckFailed, Expectations
+from .checks import CHECKS, SHELL, CheckFailed, CheckSkipped, Expectations
 from .image import BootImage
 from .report import FAIL, PASS, SKIP, Report, Result
 from .strategy import BootFailure
@@ -99,6 +101,8 @@ def run(board: Board, image: BootImage, expect: Expectations, log_dir: Path, *,
             except CheckFailed as exc:
                 detail, status = str(exc), FAIL
                 failed.add(check.id)
+            except CheckSkipped as exc:
+                detail, status = str(exc), SKIP
             record(Result(check.id, check.title, status, time.monotonic() - started, detail))
         return report
     finally:
