@@ -58,9 +58,12 @@ DEFAULT_MIRROR = "http://deb.debian.org/debian"
 # systemd as init, udev for the virtio devices, mount for its mount units
 # (systemd no longer pulls it in), login for the console,
 # initramfs-tools (smaller and more predictable than dracut) for the
-# kernel's module-only disk drivers, curl for the health script.
-PACKAGES = ("systemd", "systemd-sysv", "udev", "mount", "login", "initramfs-tools", "llama.cpp-tools",
-            "curl", "linux-image-{arch}")
+# kernel's module-only disk drivers, curl for the health script.  systemd
+# (>= 258) only dlopen()s libseccomp and libbpf, and without them runs the
+# service with no syscall filter and no IP firewall, saying so once in the
+# journal: the unit's sandbox needs both.
+PACKAGES = ("systemd", "systemd-sysv", "udev", "mount", "login", "initramfs-tools", "libseccomp2",
+            "libbpf1", "llama.cpp-tools", "curl", "linux-image-{arch}")
 # Run by mmdebstrap before the kernel is installed, so its initramfs holds
 # just what a QEMU guest needs to mount a virtio ext4 root, gzip-compressed.
 ESSENTIAL_HOOK = (
@@ -158,10 +161,10 @@ def base(arch: str, extra: tuple[str, ...] = ()) -> Base:
 
     Cached in `<cache>/systemd-<arch>-<key>/`, where the key hashes suite,
     architecture, packages and setup: a change to any makes a new one, and a
-    second run (another CI run on the same machine) reuses it as it is.  sid
-    moves every day; the cached base stays what it was when made
-    (`versions.txt` says what that is) until its key changes or the cache
-    directory is removed.
+    second run (another CI run on the same machine) reuses it as it is, and
+    a new key's base replaces the old one.  sid moves every day; the cached
+    base stays what it was when made (`versions.txt` says what that is)
+    until its key changes or the cache directory is removed.
     """
     problems = missing_tools(arch)
     if problems:
@@ -187,6 +190,10 @@ def base(arch: str, extra: tuple[str, ...] = ()) -> Base:
                 work.rename(home)
             finally:
                 shutil.rmtree(work, ignore_errors=True)
+            # One base per architecture: drop the ones an older key made (~350 MB each).
+            for old in home.parent.glob(f"systemd-{arch}-*"):
+                if old.is_dir() and old.name != home.name and "." not in old.name:
+                    shutil.rmtree(old, ignore_errors=True)
     return Base(arch, rootfs, versions.read_text())
 
 
