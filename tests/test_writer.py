@@ -162,3 +162,27 @@ def test_a_second_run_waits_for_the_first(tmp_path):
     t.join()
     assert done and finished >= done[0] - 0.05  # it waited for the holder instead of interleaving
     assert (tmp_path / "kas/c.yml").read_text() == "C\n"
+
+
+def test_a_read_only_output_directory_is_a_user_error(tmp_path, monkeypatch):
+    writer.write(FILES, tmp_path)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path))
+
+    monkeypatch.setattr(writer.tempfile, "mkdtemp", refuse)
+    with pytest.raises(UserError, match=f"^{tmp_path}: Permission denied$"):
+        writer.write(dict(FILES, **{"kas/c.yml": "C\n"}), tmp_path)
+    assert (tmp_path / "kas/c.yml").read_text() == "c\n"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads and writes whatever the modes say")
+@pytest.mark.parametrize("mode", [0o500, 0o300])
+def test_an_unwritable_or_unreadable_directory_is_a_user_error(tmp_path, mode):
+    writer.write(FILES, tmp_path / "out")
+    (tmp_path / "out/kas").chmod(mode)
+    try:
+        with pytest.raises(UserError, match="Permission denied"):
+            writer.write(dict(FILES, **{"kas/c.yml": "C\n"}), tmp_path / "out")
+    finally:
+        (tmp_path / "out/kas").chmod(0o755)

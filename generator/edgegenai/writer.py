@@ -108,11 +108,26 @@ def _existing(out_dir: Path, roots: List[str]) -> Dict[str, bytes]:
             continue
         if not base.is_dir():
             continue
-        for path in sorted(base.rglob("*")):
-            if path.is_symlink() or path.is_file():
-                rel = path.relative_to(out_dir).as_posix()
-                found[rel] = b"" if path.is_symlink() else path.read_bytes()
+        for path in _walk(base):
+            rel = path.relative_to(out_dir).as_posix()
+            found[rel] = b"" if path.is_symlink() else path.read_bytes()
     return found
+
+
+def _walk(base: Path) -> List[Path]:
+    """Every file and symlink below `base`; a directory that cannot be read is an error.
+
+    (`Path.rglob` skips it silently, and the swap would then drop the
+    user's files inside it with the old tree.)
+    """
+    def fail(err: OSError) -> None:
+        raise err
+
+    out = []
+    for top, dirs, names in os.walk(base, onerror=fail):
+        for name in names + [d for d in dirs if os.path.islink(os.path.join(top, d))]:
+            out.append(Path(top) / name)
+    return sorted(out)
 
 
 def _plan(files: Dict[str, str], out_dir: Path) -> List[Change]:
