@@ -146,6 +146,16 @@ class Engine(_Data):
 
 
 
+class Shape(_Data):
+    """A language model's dimensions, for its memory estimate (`memory.py`)."""
+
+    layers: fields.Count
+    kv_heads: fields.Count
+    head_dim: fields.Count
+    vocab: fields.Count
+    feed_forward: fields.Count
+
+
 class Model(_Data):
     """A model artefact: one file, pinned by sha256, with its licence.
 
@@ -167,6 +177,7 @@ class Model(_Data):
     license_flags: fields.LicenceFlags = ""
     homepage: fields.WebUrl
     source: fields.OptionalWebUrl = ""
+    shape: Optional[Shape] = None
 
     @model_validator(mode="after")
     def _licence_file(self) -> "Model":

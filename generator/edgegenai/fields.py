@@ -76,6 +76,7 @@ Sha256Hex = _typed(r"^[0-9a-f]{64}$", 64, "a sha256: 64 lowercase hex digits",
 
 # -- numbers: booleans and strings are not numbers -----------------------------
 Port = Annotated[int, Strict(), Field(ge=1, le=65535)]
+Count = Annotated[int, Strict(), Field(ge=1, le=1_000_000)]
 Size = Annotated[int, Strict(), Field(ge=1, le=2**40,
                                      description="File size in bytes (at most 1 TiB).")]
 

@@ -14,7 +14,7 @@ from typing import Dict, List, Tuple
 
 import jinja2
 
-from . import escape
+from . import escape, memory
 from .accelerators import dynamic_layers, fitted, render_accelerators, runtime_versions
 from .fields import is_loopback
 from .catalog import Board, Catalog, Engine, Model, Release, load_catalog
@@ -193,7 +193,8 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
                        loopback=is_loopback(server.host), auth=auth, allow=list(server.allow),
                        units=units, files=svc_files,
                        allows_wx=plan.allows_wx, device_allow=plan.device_allow, groups=plan.groups,
-                       startup_timeout=STARTUP_TIMEOUT)
+                       startup_timeout=STARTUP_TIMEOUT,
+                       memory=memory.estimate(plan.model, server.context_size))
         put(f"{LAYER}/{svc_dir}/edgegenai-{engine.name}-server_1.0.bb",
             f"layer/engines/{engine.name}/service.bb.j2", **svc_ctx)
         for f in svc_files:

@@ -25,7 +25,8 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, Strict, Vali
                       model_validator)
 
 from . import fields, specfile
-from .catalog import Catalog, Model, load_catalog
+from . import memory
+from .catalog import Catalog, Model, Shape, load_catalog
 from .errors import SpecError
 
 class _Spec(BaseModel):
@@ -117,6 +118,8 @@ class ModelRef(_ByName):
     license_flags: Optional[fields.LicenceFlags] = None
     homepage: Optional[fields.WebUrl] = None
     source: Optional[fields.OptionalWebUrl] = None
+    shape: Optional[Shape] = Field(None, description="layers, kv_heads, head_dim, vocab, feed_forward: "
+                                                     "sizes the service's memory limits")
 
     def is_reference(self) -> bool:
         return all(getattr(self, f) is None for f in type(self).model_fields if f != "name")
@@ -281,6 +284,25 @@ def check_meaning(spec: Spec, catalog: Catalog) -> List[str]:
             problems.append(f"image.features[{k}]: unknown feature '{feat}'; known: {_known(catalog.features)}")
     if not problems:
         problems.extend(_check_image_name(spec, catalog))
+        problems.extend(_check_memory(spec, catalog))
+    return problems
+
+
+def _check_memory(spec: Spec, catalog: Catalog) -> List[str]:
+    """Each served model, with its context, must fit every board it is served on."""
+    problems = []
+    for ename, espec in spec.engines.items():
+        model = spec.served_model(ename, catalog)
+        est = memory.estimate(model, espec.server.context_size)
+        for i, ref in enumerate(spec.boards):
+            board = catalog.boards[ref.name]
+            if not memory.fits(est, board.memory_mb):
+                need = est.high_mib if est.high_mib is not None else est.weights // memory.MIB
+                problems.append(
+                    f"engines.{ename}.server.context_size: {model.name} with a {espec.server.context_size}-token "
+                    f"context needs {need} MiB ({est.describe()}, plus {int(memory.MARGIN * 100)}%), but board "
+                    f"'{ref.name}' (boards[{i}]) has {board.memory_mb} MiB, {memory.SYSTEM_RESERVE // memory.MIB} "
+                    "of them kept for the system; use a smaller model or context")
     return problems
 
 

@@ -1,0 +1,71 @@
+"""Memory: the service's limits follow the model and context; what cannot fit is refused."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from edgegenai import memory
+from edgegenai.errors import SpecError
+from edgegenai.render import render
+from edgegenai.spec import parse_spec
+
+from hostile import BASE, with_value
+
+UNIT = "meta-edgegenai/recipes-ai/edgegenai-llama-cpp-server/files/llama-server.service"
+SHAPE = {"layers": 32, "kv_heads": 5, "head_dim": 64, "vocab": 49152, "feed_forward": 2560}
+
+
+def _limits(unit: str):
+    high = int(re.search(r"^MemoryHigh=(\d+)M$", unit, re.M).group(1))
+    hard = int(re.search(r"^MemoryMax=(\d+)M$", unit, re.M).group(1))
+    return high, hard
+
+
+def test_the_kv_cache_grows_with_the_context_and_nothing_else(catalog):
+    model = catalog.models["smollm2-360m-instruct-q4-k-m"]
+    small, large = memory.estimate(model, 4096), memory.estimate(model, 8192)
+    assert large.kv_cache == 2 * small.kv_cache
+    assert (large.weights, large.compute) == (small.weights, small.compute)
+    # K and V, per layer and token, for 5 KV heads of 64 in f16.
+    assert small.kv_cache == 2 * 32 * 4096 * 5 * 64 * 2
+
+
+def test_the_unit_is_limited_from_the_estimate(catalog):
+    spec = parse_spec(with_value("engines.llama-cpp.server.context_size", 8192,
+                                 with_value("models[0].shape", SHAPE)), catalog)
+    high, hard = _limits(render(spec, catalog)[UNIT])
+    est = memory.estimate(spec.served_model("llama-cpp", catalog), 8192)
+    assert high * memory.MIB >= est.total * 1.25 > (high - 1) * memory.MIB
+    assert hard * memory.MIB >= est.total * 1.5 > (hard - 1) * memory.MIB
+    assert high < hard
+
+
+def test_a_model_without_a_shape_gets_no_limits(catalog):
+    unit = render(parse_spec(BASE, catalog), catalog)[UNIT]
+    assert "MemoryHigh" not in unit and "MemoryMax" not in unit
+    assert "has no shape in the spec" in unit
+
+
+def test_a_context_the_board_cannot_hold_is_refused_with_both_numbers(catalog):
+    raw = with_value("engines.llama-cpp.server.context_size", 262144, with_value("models[0].shape", SHAPE))
+    with pytest.raises(SpecError) as err:
+        parse_spec(raw, catalog)
+    problem = err.value.problems[0]
+    assert problem.startswith("engines.llama-cpp.server.context_size: mine with a 262144-token context needs ")
+    need = int(re.search(r"needs (\d+) MiB", problem).group(1))
+    assert need > 4096 and "board 'qemux86-64' (boards[0]) has 4096 MiB" in problem
+
+
+def test_weights_larger_than_the_board_are_refused_without_a_shape(catalog):
+    raw = with_value("models[0].size", 8 * 1024 ** 3)
+    with pytest.raises(SpecError, match=r"needs 8192 MiB .*has 4096 MiB"):
+        parse_spec(raw, catalog)
+
+
+@pytest.mark.parametrize("value", [0, -1, True, "32", 10 ** 7])
+def test_shape_numbers_are_counts(catalog, value):
+    with pytest.raises(SpecError) as err:
+        parse_spec(with_value("models[0].shape", dict(SHAPE, layers=value)), catalog)
+    assert err.value.problems[0].startswith("models[0].shape.layers: ")
