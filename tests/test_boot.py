@@ -201,6 +201,30 @@ def test_service_active_says_why_from_the_journal():
         "code=exited, status=1/FAILURE | llama-server.service: Failed with result 'exit-code'.")
 
 
+def test_chat_completion_sends_the_api_key():
+    seen = []
+
+    def run(command, timeout):
+        seen.append(command)
+        return ['{"choices":[{"message":{"content":"Hi"}}],"usage":{"completion_tokens":2}}'], 0
+
+    keyed = Expectations(model_name="m", model_file="m.gguf", key_file="/var/lib/edgegenai/k.key")
+    chat_completion(run, keyed)
+    assert '-H "Authorization: Bearer $(cat /var/lib/edgegenai/k.key)"' in seen[0]
+    chat_completion(run, EXP)
+    assert "Authorization" not in seen[1]
+
+
+def test_expectations_know_the_key_file(default_raw):
+    from edgegenai.catalog import load_catalog
+    from edgegenai.spec import Spec
+
+    assert Expectations.from_spec(Spec.model_validate(default_raw), load_catalog()).key_file is None
+    default_raw["engines"]["llama-cpp"]["server"]["auth"] = "api-key"
+    keyed = Expectations.from_spec(Spec.model_validate(default_raw), load_catalog())
+    assert keyed.key_file and keyed.key_file.startswith("/")
+
+
 METRICS_OFF = {"curl -sS --max-time 30 -o /tmp/edgegenai-metrics": (["501"], 0)}
 CHAT = {"curl -sS --fail": (['{"choices":[{"message":{"content":"Hi"}}],'
                              '"usage":{"completion_tokens":8}}'], 0)}

@@ -20,8 +20,8 @@ catalog's kernel image name, `<image>-<machine>.rootfs.ext4`, and
 Debian's virtio and ext4 modules before mounting the root disk.
 
 Variants break one thing each, for the harness's failure cases:
-`bad-unit` (a drop-in whose syscall filter stops llama-server from reading
-its own libraries), `bad-model` (the model file no longer matches its
+`bad-unit` (a drop-in with a memory limit far below what llama-server needs
+to load: the kernel's OOM killer stops it at every start), `bad-model` (the model file no longer matches its
 manifest), `crash` (the server is killed with SIGSEGV once after it came
 up: systemd restarts it).
 """
@@ -84,9 +84,13 @@ BITBAKE_DIRS = {
 MODEL_DIR = "/usr/share/edgegenai/models"
 SERVER_RECIPE = re.compile(r"recipes-ai/edgegenai-llama-cpp-server/[^/]+\.bb$")
 DROPIN_DIR = "etc/systemd/system/llama-server.service.d"
-# SystemCallErrorNumber=EPERM in the unit turns the filter into EPERM on
-# read(): the dynamic loader cannot read llama-server's libraries.
-BAD_UNIT_DROPIN = "[Service]\nSystemCallFilter=~@basic-io\n"
+# Fails at once and says why (oom-kill).  Measured alternatives: a sandbox
+# that forbids the server's socket (RestrictAddressFamilies=AF_UNIX,
+# SocketBindAllow= another port) makes llama-server exit 1 "due to HTTP
+# server error", but the unit's ExecStartPost health wait then holds the
+# start job until TimeoutStartSec (330 s); SystemCallFilter=~@basic-io
+# fails at once with only "status=127".
+BAD_UNIT_DROPIN = "[Service]\nMemoryMax=1M\n"
 CRASH_UNIT = """\
 [Unit]
 Description=Crash llama-server once after it came up (boot-test variant)

@@ -41,6 +41,8 @@ class Expectations:
     port: int = 8080
     model_dir: str = MODEL_DIR
     max_tokens: int = 8
+    # With `auth: api-key`: the file on the device holding the key clients must send.
+    key_file: Optional[str] = None
 
     @classmethod
     def from_spec(cls, spec: Spec, catalog: Catalog, engine: str = "llama-cpp") -> "Expectations":
@@ -49,7 +51,20 @@ class Expectations:
         # A server on every address still answers on loopback.
         host = {"0.0.0.0": "127.0.0.1", "::": "::1", "localhost": "127.0.0.1"}.get(server.host,
                                                                                    server.host)
-        return cls(model_name=model.name, model_file=model.filename, host=host, port=server.port)
+        key_file = None
+        if getattr(server, "auth", "none") == "api-key":
+            from ..render import KEY_FILE
+
+            key_file = KEY_FILE
+        return cls(model_name=model.name, model_file=model.filename, host=host, port=server.port,
+                   key_file=key_file)
+
+    @property
+    def auth_header(self) -> str:
+        """curl's option sending the device's API key, read on the device; empty without one."""
+        if not self.key_file:
+            return ""
+        return f' -H "Authorization: Bearer $(cat {shlex.quote(self.key_file)})"'
 
     @property
     def url(self) -> str:
@@ -134,7 +149,7 @@ def health(run: Run, exp: Expectations) -> str:
 def _complete(run: Run, exp: Expectations) -> Tuple[list, int]:
     request = json.dumps({"messages": [{"role": "user", "content": "Say hello."}],
                           "max_tokens": exp.max_tokens}, separators=(",", ":"))
-    return run(f"curl -sS --fail --max-time 600 -H 'Content-Type: application/json' "
+    return run(f"curl -sS --fail --max-time 600 -H 'Content-Type: application/json'{exp.auth_header} "
                f"-d {shlex.quote(request)} {exp.url}/v1/chat/completions", 660)
 
 
@@ -161,8 +176,8 @@ METRICS_FILE = "/tmp/edgegenai-metrics"
 
 def _metric(run: Run, exp: Expectations) -> Optional[float]:
     """The counter's value, or None when the server has no metrics endpoint (HTTP 404/501)."""
-    out, code = run(f"curl -sS --max-time 30 -o {METRICS_FILE} -w '%{{http_code}}' "
-                    f"{exp.url}/metrics", 60)
+    out, code = run(f"curl -sS --max-time 30 -o {METRICS_FILE} -w '%{{http_code}}'"
+                    f"{exp.auth_header} {exp.url}/metrics", 60)
     status = out[-1].strip()[-3:] if out else ""
     if code != 0 or not status.isdigit():
         raise CheckFailed(f"curl {exp.url}/metrics exited {code}: {' '.join(out).strip()[:200]}")
