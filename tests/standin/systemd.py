@@ -160,6 +160,19 @@ def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
     return proc
 
 
+def _remove(path: Path) -> None:
+    """rmtree that first detaches what an interrupted mmdebstrap left mounted inside (/proc,
+    /sys, /dev/pts, /dev/shm): rmtree would walk into those and delete the host's files."""
+    prefix = str(path.resolve()) + "/"
+    mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
+    for mount in sorted((m for m in mounts if m.startswith(prefix)), reverse=True):
+        subprocess.run(["umount", "-l", mount], capture_output=True)
+    if any(line.split()[1].startswith(prefix)
+           for line in Path("/proc/self/mounts").read_text().splitlines()):
+        raise RuntimeError(f"{path}: file systems still mounted inside, not removed")
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def base(arch: str, extra: tuple[str, ...] = ()) -> Base:
     """The Debian root filesystem for `arch`, made with mmdebstrap once and then reused.
 
@@ -179,7 +192,9 @@ def base(arch: str, extra: tuple[str, ...] = ()) -> Base:
     with open(home.parent / f"{home.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two test processes: one builds, one waits
         if not versions.is_file():
-            shutil.rmtree(home, ignore_errors=True)
+            for stale in [home, *home.parent.glob(f"{home.name}.*")]:  # an interrupted build
+                if stale.is_dir():
+                    _remove(stale)
             work = Path(tempfile.mkdtemp(prefix=f"{home.name}.", dir=home.parent))
             try:
                 _run(["mmdebstrap", "--mode=root", "--variant=essential", f"--architectures={arch}",
@@ -193,11 +208,12 @@ def base(arch: str, extra: tuple[str, ...] = ()) -> Base:
                     f"suite {SUITE} arch {arch} made {time.strftime('%Y-%m-%d')}\n{listing}")
                 work.rename(home)
             finally:
-                shutil.rmtree(work, ignore_errors=True)
+                if work.exists():
+                    _remove(work)
             # One base per architecture: drop the ones an older key made (~350 MB each).
             for old in home.parent.glob(f"systemd-{arch}-*"):
                 if old.is_dir() and old.name != home.name and "." not in old.name:
-                    shutil.rmtree(old, ignore_errors=True)
+                    _remove(old)
     return Base(arch, rootfs, versions.read_text())
 
 
