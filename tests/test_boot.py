@@ -309,7 +309,7 @@ def _sandbox_runner(seccomp, journal=()):
 
 def test_sandbox_in_force():
     assert sandbox(_sandbox_runner(2), EXP) == (
-        "31 seccomp filters, no new privileges, no capabilities, IP firewall attached")
+        "31 seccomp filters, no new privileges, no capabilities, IPAddressDeny= set, no systemd warning")
 
 
 def test_sandbox_without_libseccomp_fails():

@@ -287,7 +287,7 @@ def sandbox(run: Run, exp: Expectations) -> str:
     if said:
         problems.append("systemd: " + " | ".join(line[:160] for line in said))
     elif props.get("IPAddressDeny"):
-        shown.append("IP firewall attached")
+        shown.append("IPAddressDeny= set, no systemd warning")
     if problems:
         raise CheckFailed("sandbox not in force: " + "; ".join(problems))
     return ", ".join(shown) or "the unit asks for no sandbox"

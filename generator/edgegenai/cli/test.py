@@ -6,8 +6,13 @@ filesystem from the deploy directory (default: kas's
 board catalog, KVM when usable and TCG otherwise.  Once root has a shell on
 the console, the checks run inside the guest: the system is running (not
 degraded), the inference service is active and healthy, a chat completion
-through the OpenAI-compatible API returns tokens, the model file matches
-its manifest's sha256, no kernel oops and no failed units.
+through the OpenAI-compatible API returns tokens, its Prometheus token
+counter moves, its memory after load, no restarts, the live unit's
+`systemd-analyze security` exposure (2.0 or better) and its sandbox really
+applied to the process (seccomp, no new privileges, no capabilities), the
+model file matches its manifest's sha256, no kernel oops and no failed
+units.  A check the image cannot answer (no systemd-analyze, no metrics
+endpoint) is skipped with the reason and does not fail the run.
 
 Each check is printed with its time; `--junit FILE` writes JUnit XML for CI.
 The exit code is 1 if anything failed; the console log and the labgrid
