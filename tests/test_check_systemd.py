@@ -21,7 +21,7 @@ def test_committed_service_verifies_and_scores_ok():
     outcome = systemd.check(Workspace(ROOT))
     assert outcome.findings == []
     [note] = outcome.notes
-    assert note.startswith("llama-server.service: exposure ") and note.endswith(" OK (limit 2.0)")
+    assert note.startswith("llama-server.service: exposure ") and note.endswith(" SAFE (limit 2.0)")
     assert float(note.split()[2]) <= systemd.EXPOSURE_LIMIT
 
 

@@ -45,8 +45,11 @@ SYSTEMD_SERVICE:${PN} = "llama-server.service"
 SYSTEMD_AUTO_ENABLE:${PN} = "enable"
 
 CONFFILES:${PN} = "${sysconfdir}/default/llama-server"
+# libseccomp: without it systemd cannot apply SystemCallFilter= and the
+# other seccomp settings of the unit, and says so only in its boot log.
 RDEPENDS:${PN} = "\
     curl \
+    libseccomp \
     llama-cpp-server \
     model-smollm2-360m-instruct-q4-k-m \
 "
