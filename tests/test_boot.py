@@ -404,8 +404,9 @@ def test_standin_boots_and_passes(tmp_path, catalog, standin, name, capsys):
     main(["test", name, "--image", str(deploy), "--junit", str(junit),
           "--log-dir", str(tmp_path / "logs"), "--boot-timeout", "120"])  # returns: success
     out = capsys.readouterr().out
-    # No systemd-analyze and no metrics endpoint in the busybox stand-in: skipped, not failed.
-    assert f"{name}: passed: 11 passed, 0 failed, 2 skipped" in out
+    # No systemd-analyze and no metrics endpoint in the busybox stand-in, and no API key on
+    # loopback: skipped, not failed.
+    assert f"{name}: passed: 11 passed, 0 failed, 3 skipped" in out
     assert "SKIP  security" in out and "systemd-analyze not on the image" in out
     assert "PASS  shell" in out and f"root shell on {board.qemu.console}" in out
     assert "tokens: 'Hello from the stand-in.'" in out
@@ -438,7 +439,7 @@ def test_service_that_never_comes_up_fails(tmp_path, catalog, standin):
     report = _boot(board, standin(board, "service-down"), tmp_path)
     assert _verdicts(report) == {
         "shell": PASS, "system-running": FAIL, "service-active": FAIL, "health": SKIP,
-        "chat-completion": SKIP, "metrics": SKIP, "service-memory": SKIP,
+        "chat-completion": SKIP, "api-key": SKIP, "metrics": SKIP, "service-memory": SKIP,
         "service-restarts": PASS, "security": SKIP, "sandbox": SKIP, "model-checksum": PASS,
         "kernel-log": PASS, "failed-units": FAIL}
     details = {r.id: r.detail for r in report.results}

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -94,7 +95,9 @@ def test_real_server_passes(tmp_path, catalog, systemd_standin, name, capsys):
     out = capsys.readouterr().out
     lines = {line.split()[1]: line for line in out.splitlines()
              if line.split()[:1] in (["PASS"], ["FAIL"], ["SKIP"])}
-    assert re.search(rf"^{name}: passed: \d+ passed, 0 failed, [01] skipped", out, re.M), out
+    # Only the API-key check is skipped: the default spec keeps the API on loopback without one.
+    assert re.search(rf"^{name}: passed: \d+ passed, 0 failed, 1 skipped", out, re.M), out
+    assert lines["api-key"].startswith("SKIP")
     assert f"root shell on {board.qemu.console}" in lines["shell"]
     # Tokens from the model, not the busybox stand-in's canned answer.
     assert re.search(r"PASS  chat-completion .* 8 tokens: ", lines["chat-completion"])
@@ -105,8 +108,7 @@ def test_real_server_passes(tmp_path, catalog, systemd_standin, name, capsys):
                      lines["sandbox"])
     assert re.search(r"PASS  service-memory .* RSS \d+\.\d MiB", lines["service-memory"])
     assert "no restarts (Restart=on-failure" in lines["service-restarts"]
-    # Until the unit enables --metrics the endpoint answers 501: skipped, with the reason.
-    assert lines["metrics"].startswith("PASS") or "no metrics endpoint" in lines["metrics"]
+    assert re.search(r"PASS  metrics .*llamacpp:tokens_predicted_total", lines["metrics"]), lines["metrics"]
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite.attrib["failures"] == "0"
 
@@ -153,3 +155,41 @@ def test_server_that_dies_after_start_shows_the_restart(tmp_path, catalog, syste
     # Back after the restart: the service answers again.
     assert results["service-active"].status == PASS
     assert results["chat-completion"].status == PASS
+
+
+LAN_SPEC = """\
+boards: [qemux86-64]
+engines:
+  llama-cpp:
+    server:
+      host: 0.0.0.0
+      auth: api-key
+      allow: [10.0.2.0/24]
+"""
+
+
+@pytest.mark.boot
+def test_lan_mode_needs_the_key_the_device_made(tmp_path, catalog, systemd_standin):
+    """A LAN host with `auth: api-key`: no key in the image, one made on first boot, 401 without it."""
+    from standin import systemd
+    from edgegenai import boot
+    from edgegenai.spec import parse_spec
+    import yaml
+
+    board = catalog.boards[FAILURE_BOARD]
+    systemd_standin(board)  # the tools are there (or the test skips, saying why)
+    spec = parse_spec(yaml.safe_load(LAN_SPEC), catalog)
+    deploy = systemd.build(board, tmp_path / "deploy", "good", spec=spec)
+    image = find_image(board, deploy, spec.image.name)
+    exp = Expectations.from_spec(spec, catalog)
+    assert exp.key_file == "/var/lib/edgegenai/llama-server.key"
+    listing = subprocess.run(["debugfs", "-R", "ls -l /var/lib", str(image.disk)],
+                             capture_output=True, text=True, check=True).stdout
+    assert "edgegenai" not in listing  # no key, not even its directory, before the first boot
+    report = boot.run(board, image, exp, tmp_path / "logs", boot_timeout=BOOT_TIMEOUT)
+    results = {r.id: r for r in report.results}
+    assert report.ok, [(r.id, r.status, r.detail) for r in report.results if r.status != PASS]
+    assert results["api-key"].status == PASS
+    assert "no key and a wrong key: 401" in results["api-key"].detail
+    # With the key the API answers: the completion and the metrics went through it.
+    assert results["chat-completion"].status == PASS and results["metrics"].status == PASS

@@ -255,7 +255,7 @@ def service_install(files: dict[str, str]) -> dict[str, tuple[bytes, int]]:
             out[_expand(sed.group(3))] = [text.encode(), 0o644]
         elif chmod:
             out[_expand(chmod.group(2))][1] = int(chmod.group(1), 8)
-        elif re.match(r"\s*install\s+-d\s", line) or not line.strip():
+        elif re.match(r"\s*install\s+-d\s", line) or not line.strip() or line.strip().startswith("#"):
             continue
         else:
             raise RuntimeError(f"{recipe_path}: do_install line the stand-in cannot do: {line}")

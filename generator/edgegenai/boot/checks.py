@@ -170,6 +170,26 @@ def chat_completion(run: Run, exp: Expectations) -> str:
     return f"{tokens} tokens: {content.strip()[:60]!r}"
 
 
+def api_key(run: Run, exp: Expectations) -> str:
+    """With `auth: api-key`: the device made its key, root alone reads it, the API needs it."""
+    if not exp.key_file:
+        raise CheckSkipped("the API listens on loopback without a key")
+    key = shlex.quote(exp.key_file)
+    out, code = run(f"stat -c '%a %U' {key} && grep -c -E '^[0-9a-f]{{64}}$' {key}", 30)
+    if code != 0 or len(out) < 2 or out[0].strip() != "600 root" or out[1].strip() != "1":
+        raise CheckFailed(f"{exp.key_file}: not a root-only file holding one key: "
+                          f"{' '.join(out).strip()[:120]}")
+    codes = []
+    for header in ("", " -H 'Authorization: Bearer not-the-key'"):
+        out, _ = run(f"curl -sS -o /dev/null -w '%{{http_code}}' --max-time 30{header} "
+                     f"-H 'Content-Type: application/json' -d '{{}}' {exp.url}/v1/chat/completions", 60)
+        codes.append((out[-1].strip() if out else "")[-3:])
+    if codes != ["401", "401"]:
+        raise CheckFailed(f"a request without the key got HTTP {codes[0]}, with a wrong key {codes[1]}; "
+                          "expected 401")
+    return f"key made on the device ({exp.key_file}, 0600 root); no key and a wrong key: 401"
+
+
 METRIC = "llamacpp:tokens_predicted_total"
 METRICS_FILE = "/tmp/edgegenai-metrics"
 
@@ -377,6 +397,8 @@ CHECKS: Tuple[Check, ...] = (
     Check("service-active", "the inference service is active", service_active),
     Check("health", "its health endpoint answers", health, needs=("service-active",)),
     Check("chat-completion", "a chat completion returns tokens", chat_completion,
+          needs=("service-active",)),
+    Check("api-key", "the API refuses a request without the device's key", api_key,
           needs=("service-active",)),
     Check("metrics", "its token counter moves over a completion", metrics,
           needs=("service-active",)),
