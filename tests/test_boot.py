@@ -411,7 +411,7 @@ def test_standin_boots_and_passes(tmp_path, catalog, standin, name, capsys):
     assert "PASS  shell" in out and f"root shell on {board.qemu.console}" in out
     assert "tokens: 'Hello from the stand-in.'" in out
     suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite.attrib["tests"] == "13" and suite.attrib["failures"] == "0"
+    assert suite.attrib["tests"] == "14" and suite.attrib["failures"] == "0"
     assert not (tmp_path / "logs").exists()  # nothing kept when everything passed
 
 

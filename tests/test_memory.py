@@ -14,7 +14,7 @@ from edgegenai.spec import parse_spec
 from hostile import BASE, with_value
 
 UNIT = "meta-edgegenai/recipes-ai/edgegenai-llama-cpp-server/files/llama-server.service"
-SHAPE = {"layers": 32, "kv_heads": 5, "head_dim": 64, "vocab": 49152, "feed_forward": 2560}
+SHAPE = {"layers": 32, "heads": 15, "kv_heads": 5, "head_dim": 64, "vocab": 49152, "feed_forward": 2560}
 
 
 def _limits(unit: str):

@@ -150,6 +150,7 @@ class Shape(_Data):
     """A language model's dimensions, for its memory estimate (`memory.py`)."""
 
     layers: fields.Count
+    heads: fields.Count
     kv_heads: fields.Count
     head_dim: fields.Count
     vocab: fields.Count

@@ -118,7 +118,7 @@ class ModelRef(_ByName):
     license_flags: Optional[fields.LicenceFlags] = None
     homepage: Optional[fields.WebUrl] = None
     source: Optional[fields.OptionalWebUrl] = None
-    shape: Optional[Shape] = Field(None, description="layers, kv_heads, head_dim, vocab, feed_forward: "
+    shape: Optional[Shape] = Field(None, description="layers, heads, kv_heads, head_dim, vocab, feed_forward: "
                                                      "sizes the service's memory limits")
 
     def is_reference(self) -> bool:
