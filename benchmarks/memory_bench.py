@@ -139,6 +139,11 @@ def measure(rootfs: Path, models: Path, gguf_name: str, context: int, tokens: in
     return loaded, after, done
 
 
+def tools_version(versions: str) -> str:
+    return next((line.strip() for line in versions.splitlines() if line.startswith("llama.cpp-tools")),
+                "llama.cpp-tools")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contexts", default="4096,8192")
@@ -155,7 +160,7 @@ def main() -> int:
         quant.communicate()
         size = (models / "q.gguf").stat().st_size
         print(f"model: {model.name}'s shape, random weights, Q4_K_M: {size} bytes "
-              f"(the catalog's file: {model.size}); server: Debian llama-server, {base.versions.split()[0]}")
+              f"(the catalog's file: {model.size}); server: Debian's {tools_version(base.versions)}")
         print(f"{'context':>8} {'RSS load':>9} {'RSS after':>9} {'estimate':>9} {'MemoryHigh':>10} "
               f"{'MemoryMax':>9} {'headroom':>8}  (MiB)")
         for context in (int(c) for c in args.contexts.split(",")):
