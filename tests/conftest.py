@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 import pytest
@@ -23,3 +24,12 @@ def catalog():
 def default_raw():
     """The built-in default spec as plain data, a fresh copy per test."""
     return copy.deepcopy(yaml.safe_load(default_spec_text()))
+
+
+def skip_unless_ready(problems, what: str) -> None:
+    """Skip a boot test whose tools are missing, saying which; in CI (EDGEGENAI_REQUIRE_BOOT=1), fail."""
+    if problems:
+        reason = f"{what}: " + ", ".join(problems)
+        if os.environ.get("EDGEGENAI_REQUIRE_BOOT") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)

@@ -10,7 +10,6 @@ should: a kernel panic, a service that never comes up, a wrong checksum.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import xml.etree.ElementTree as ET
 
@@ -24,6 +23,8 @@ from edgegenai.boot.report import FAIL, PASS, SKIP, Report, Result
 from edgegenai.cli import main
 from edgegenai.errors import UserError
 from edgegenai.spec import load_spec
+
+from conftest import skip_unless_ready
 
 QEMU_BOARDS = ("qemux86-64", "qemuarm64")
 
@@ -366,11 +367,7 @@ def standin(tmp_path_factory):
         if shutil.which(board.qemu.system) is None:
             problems.append(f"{board.qemu.system} not installed")
         problems += [f"{t} not installed" for t in debian.missing_tools()]
-        if problems:
-            reason = "stand-in boot needs QEMU and apt: " + ", ".join(problems)
-            if os.environ.get("EDGEGENAI_REQUIRE_BOOT") == "1":
-                pytest.fail(reason)
-            pytest.skip(reason)
+        skip_unless_ready(problems, "stand-in boot needs QEMU and apt")
         key = (board.name, variant)
         if key not in built:
             out = tmp_path_factory.mktemp(f"standin-{board.name}-{variant}")

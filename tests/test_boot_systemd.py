@@ -21,7 +21,6 @@ is missing, unless EDGEGENAI_REQUIRE_BOOT=1 (CI), where that is a failure.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -33,6 +32,8 @@ from edgegenai.boot import Expectations, find_image
 from edgegenai.boot.report import FAIL, PASS, SKIP
 from edgegenai.cli import main
 from edgegenai.spec import load_spec
+
+from conftest import skip_unless_ready
 
 BOARDS = ("qemux86-64", "qemuarm64")
 # The failure cases boot one board only: what they prove does not depend on it.
@@ -57,11 +58,7 @@ def systemd_standin(tmp_path_factory):
             import gguf  # noqa: F401
         except ImportError:
             problems.append("the gguf package is not installed (pip install '.[test]')")
-        if problems:
-            reason = "systemd stand-in needs: " + ", ".join(problems)
-            if os.environ.get("EDGEGENAI_REQUIRE_BOOT") == "1":
-                pytest.fail(reason)
-            pytest.skip(reason)
+        skip_unless_ready(problems, "systemd stand-in needs")
         key = (board.name, variant)
         if key not in built:
             out = tmp_path_factory.mktemp(f"systemd-{board.name}-{variant}")
