@@ -302,7 +302,7 @@ def _sandbox_runner(seccomp, journal=()):
                                         "IPAddressDeny=0.0.0.0/0 ::/0",
                                         "SystemCallFilter=read write", "MemoryDenyWriteExecute=yes"],
                                        0),
-                    "grep -E '^(NoNewPrivs": ([f"NoNewPrivs:\t1", f"Seccomp:\t{seccomp}",
+                    "grep -E '^(NoNewPrivs": (["NoNewPrivs:\t1", f"Seccomp:\t{seccomp}",
                                               "Seccomp_filters:\t31", "CapBnd:\t0000000000000000"],
                                              0),
                     "journalctl -b": (list(journal), 0)})

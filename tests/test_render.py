@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from edgegenai.render import render
 from edgegenai.spec import parse_spec
 
