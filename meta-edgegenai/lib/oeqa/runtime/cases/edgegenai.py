@@ -18,6 +18,8 @@ URL = 'http://127.0.0.1:8080'
 MODEL_NAME = 'smollm2-360m-instruct-q4-k-m'
 MODEL_FILE = 'SmolLM2-360M-Instruct-Q4_K_M.gguf'
 MANIFEST = '/usr/share/edgegenai/models/smollm2-360m-instruct-q4-k-m/manifest.json'
+# The most a service of this layer may score in `systemd-analyze security`.
+EXPOSURE_LIMIT = 2.0
 # With `auth: api-key`: the key the device made on first boot (root only).
 KEY_FILE = None
 # Kernel log lines that mean the kernel hit a bug, even if the boot went on.
@@ -71,6 +73,28 @@ class EdgegenaiTest(OERuntimeTestCase):
         output = self.run_ok("curl -sS -o /dev/null -w '%%{http_code}' -H 'Content-Type: application/json' "
                              "-d '{}' %s/v1/chat/completions" % URL, 60)
         self.assertEqual(output.strip()[-3:], "401", msg="a request without the key was not refused")
+
+    @OETestDepends(["edgegenai.EdgegenaiTest.test_service_active"])
+    def test_sandbox_in_force(self):
+        # The unit's seccomp filters, no-new-privileges and empty capability set,
+        # as the running process has them (systemd applies none of the seccomp
+        # settings without libseccomp, and says so only in its boot log).
+        pid = self.run_ok("systemctl show -p MainPID --value %s" % SERVICE).strip()
+        status = dict(line.split(":", 1) for line in
+                      self.run_ok("cat /proc/%s/status" % pid).splitlines() if ":" in line)
+        self.assertEqual(status["Seccomp"].strip(), "2", msg="no seccomp filter on %s" % SERVICE)
+        self.assertEqual(status["NoNewPrivs"].strip(), "1")
+        self.assertEqual(int(status["CapBnd"].strip(), 16), 0)
+
+    @OETestDepends(["edgegenai.EdgegenaiTest.test_service_active"])
+    def test_exposure(self):
+        status, _ = self.target.run("command -v systemd-analyze")
+        if status != 0:
+            self.skipTest("systemd-analyze is not on the image")
+        output = self.run_ok("SYSTEMD_URLIFY=0 systemd-analyze security --no-pager %s.service" % SERVICE,
+                             120)
+        score = float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", output).group(1))
+        self.assertLessEqual(score, EXPOSURE_LIMIT, msg=output[-2000:])
 
     @OETestDepends(["ssh.SSHTest.test_ssh"])
     def test_model_checksum(self):
