@@ -60,8 +60,17 @@ class Target:
         return 127, f"{cmd.split()[0]}: not found"
 
 
-def _run(case_name, answers):
-    module = _load(render(load_spec(None))[CASES])
+LAN = {"boards": ["qemux86-64"], "engines": {"llama-cpp": {"server": {
+    "host": "0.0.0.0", "auth": "api-key", "allow": ["192.168.7.0/24"]}}}}
+
+
+def _run(case_name, answers, raw=None):
+    """Run one generated case (of the default spec, or of `raw`) against a scripted target."""
+    from edgegenai.catalog import load_catalog
+    from edgegenai.spec import parse_spec
+
+    spec = load_spec(None) if raw is None else parse_spec(raw, load_catalog())
+    module = _load(render(spec)[CASES])
     case = module.EdgegenaiTest(case_name)
     case.target = Target(answers)
     result = unittest.TestResult()
@@ -105,30 +114,16 @@ def test_api_key_case_skips_on_loopback():
     assert len(result.skipped) == 1 and target.commands == []
 
 
-def _run_lan(case_name, answers):
-    from edgegenai.catalog import load_catalog
-    from edgegenai.spec import parse_spec
-
-    spec = parse_spec({"boards": ["qemux86-64"], "engines": {"llama-cpp": {"server": {
-        "host": "0.0.0.0", "auth": "api-key", "allow": ["192.168.7.0/24"]}}}}, load_catalog())
-    module = _load(render(spec)[CASES])
-    case = module.EdgegenaiTest(case_name)
-    case.target = Target(answers)
-    result = unittest.TestResult()
-    case.run(result)
-    return result, case.target
-
-
 @pytest.mark.parametrize("code,ok", [("401", True), ("200", False)])
 def test_api_key_case_in_lan_mode(code, ok):
     answers = {"test -s /var/lib/edgegenai/llama-server.key": (0, ""), "curl -sS -o /dev/null": (0, code)}
-    result, target = _run_lan("test_api_key_is_required", answers)
+    result, target = _run("test_api_key_is_required", answers, LAN)
     assert result.wasSuccessful() is ok, result.failures
     assert any("Authorization" not in c and "/v1/chat/completions" in c for c in target.commands)
 
 
 def test_chat_case_sends_the_key_in_lan_mode():
     reply = '{"choices":[{"message":{"content":"hi"}}],"usage":{"completion_tokens":2}}'
-    result, target = _run_lan("test_chat_completion", {"curl -sS --fail": (0, reply)})
+    result, target = _run("test_chat_completion", {"curl -sS --fail": (0, reply)}, LAN)
     assert result.wasSuccessful(), result.failures + result.errors
     assert 'Authorization: Bearer $(cat /var/lib/edgegenai/llama-server.key)' in target.commands[0]

@@ -17,6 +17,7 @@ import jinja2
 from . import escape, memory
 from .accelerators import dynamic_layers, fitted, render_accelerators, runtime_versions
 from .fields import is_loopback
+from .oepaths import expand
 from .catalog import Board, Catalog, Engine, Model, Release, load_catalog
 from .spec import Spec
 
@@ -32,9 +33,10 @@ ALWAYS_REPOS = ("bitbake",)
 BASE_COLLECTIONS = ("core", "yocto")
 # Where models live on the device (the model class's MODEL_DIR, usrmerge).
 MODEL_DIR = "/usr/share/edgegenai/models"
-# Where the device keeps the API key it makes on first boot (`auth: api-key`),
-# as the service recipe's do_install writes it into the units.
-KEY_FILE = "/var/lib/edgegenai/llama-server.key"
+# Where the device keeps the API key it makes on first boot (`auth: api-key`):
+# as the service recipe writes it into the units, and as it is on the device.
+KEY_FILE_RECIPE = "${localstatedir}/lib/edgegenai/llama-server.key"
+KEY_FILE = expand(KEY_FILE_RECIPE)
 # Seconds the service waits for the model to load before systemd gives up.
 STARTUP_TIMEOUT = 300
 
@@ -191,7 +193,7 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
         svc_files = units + ["llama-server.default", "llama-server-health"] + (["llama-server-key"] if auth else [])
         svc_ctx = dict(engine=engine, model=plan.model, server=server,
                        loopback=is_loopback(server.host), auth=auth, allow=list(server.allow),
-                       units=units, files=svc_files,
+                       units=units, files=svc_files, key_file=KEY_FILE_RECIPE,
                        allows_wx=plan.allows_wx, device_allow=plan.device_allow, groups=plan.groups,
                        startup_timeout=STARTUP_TIMEOUT,
                        memory=memory.estimate(plan.model, server.context_size))

@@ -24,8 +24,7 @@ from typing import Annotated, Any, Dict, List, Literal, Optional
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError,
                       model_validator)
 
-from . import fields, specfile
-from . import memory
+from . import fields, memory, specfile
 from .catalog import Catalog, Model, Shape, load_catalog
 from .errors import SpecError
 

@@ -163,8 +163,12 @@ def diff(files: Dict[str, str], out_dir: Path) -> str:
     """A unified diff from what is on disk to what `files` says."""
     out_dir = Path(out_dir)
     full = _with_manifest(files)
+    try:
+        changes = _plan(full, out_dir)
+    except OSError as err:
+        raise _user_error(err, out_dir) from None
     chunks = []
-    for change in plan(files, out_dir):
+    for change in changes:
         if change.action in (UNCHANGED, KEEP):
             continue
         before = b"" if change.action == CREATE else (out_dir / change.path).read_bytes()

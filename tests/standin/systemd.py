@@ -47,6 +47,7 @@ if __package__ in (None, ""):  # run as a script: make `standin` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from edgegenai.catalog import Board, load_catalog  # noqa: E402
+from edgegenai.oepaths import expand  # noqa: E402
 from edgegenai.render import render  # noqa: E402
 from edgegenai.spec import Spec, load_spec  # noqa: E402
 from standin import tinymodel  # noqa: E402
@@ -76,11 +77,6 @@ BASE_FORMAT = 1
 VARIANTS = ("good", "bad-unit", "bad-model", "crash")
 TOOLS = ("mmdebstrap", "mke2fs")
 # BitBake's install directories, for the recipe's ${...} (OE-core bitbake.conf).
-BITBAKE_DIRS = {
-    "bindir": "/usr/bin", "sbindir": "/usr/sbin", "sysconfdir": "/etc", "datadir": "/usr/share",
-    "localstatedir": "/var", "systemd_system_unitdir": "/usr/lib/systemd/system",
-    "libexecdir": "/usr/libexec",
-}
 MODEL_DIR = "/usr/share/edgegenai/models"
 SERVER_RECIPE = re.compile(r"recipes-ai/edgegenai-llama-cpp-server/[^/]+\.bb$")
 DROPIN_DIR = "etc/systemd/system/llama-server.service.d"
@@ -219,10 +215,6 @@ def base(arch: str, extra: tuple[str, ...] = ()) -> Base:
 
 # -- the layer's files, installed as the recipes install them ---------------------
 
-def _expand(text: str) -> str:
-    return re.sub(r"\$\{(\w+)\}", lambda m: BITBAKE_DIRS.get(m.group(1), m.group(0)), text)
-
-
 def _logical_lines(text: str) -> list[str]:
     return text.replace("\\\n", " ").splitlines()
 
@@ -251,10 +243,10 @@ def service_install(files: dict[str, str]) -> dict[str, tuple[bytes, int]]:
                 cmd, pattern, replacement, flags = expr.split(",")
                 if cmd != "s" or flags != "g":
                     raise RuntimeError(f"{recipe_path}: cannot apply sed {expr!r}")
-                text = text.replace(pattern, _expand(replacement))
-            out[_expand(sed.group(3))] = [text.encode(), 0o644]
+                text = text.replace(pattern, expand(replacement))
+            out[expand(sed.group(3))] = [text.encode(), 0o644]
         elif chmod:
-            out[_expand(chmod.group(2))][1] = int(chmod.group(1), 8)
+            out[expand(chmod.group(2))][1] = int(chmod.group(1), 8)
         elif re.match(r"\s*install\s+-d\s", line) or not line.strip() or line.strip().startswith("#"):
             continue
         else:
@@ -270,7 +262,7 @@ def service_user(files: dict[str, str]) -> dict[str, str]:
     param = re.search(r'^USERADD_PARAM:\$\{PN\}\s*=\s*"([^"]*)"', recipe, re.M)
     if param is None:
         raise RuntimeError("the service recipe has no USERADD_PARAM")
-    words = _expand(param.group(1)).split()
+    words = expand(param.group(1)).split()
     opts = dict(zip(words, words[1:]))
     if "--system" not in words or "--user-group" not in words:
         raise RuntimeError(f"USERADD_PARAM not a system user with its group: {param.group(1)}")

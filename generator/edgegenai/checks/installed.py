@@ -14,24 +14,11 @@ import re
 from pathlib import Path
 from typing import Dict, List
 
-# OE-core's default path variables (meta/conf/bitbake.conf), as installed on the device.
-OE_PATHS = {
-    "prefix": "/usr", "exec_prefix": "/usr", "base_prefix": "",
-    "bindir": "/usr/bin", "sbindir": "/usr/sbin", "libexecdir": "/usr/libexec",
-    "datadir": "/usr/share", "sysconfdir": "/etc", "localstatedir": "/var",
-    "libdir": "/usr/lib", "includedir": "/usr/include", "nonarch_libdir": "/usr/lib",
-    "base_bindir": "/bin", "base_sbindir": "/sbin", "base_libdir": "/lib",
-    "systemd_unitdir": "/usr/lib/systemd", "systemd_system_unitdir": "/usr/lib/systemd/system",
-    "servicedir": "/srv", "sharedstatedir": "/com",
-}
+from ..oepaths import expand
+
 # The form the layer's recipes use: sed -e 's,@NAME@,${var},g'
 SED = re.compile(r"s,@(\w+)@,([^,]*),g")
 PLACEHOLDER = re.compile(r"@([A-Z][A-Z0-9_]*)@")
-
-
-def expand(value: str) -> str:
-    """`${bindir}` -> `/usr/bin`; unknown variables stay as they are."""
-    return re.sub(r"\$\{(\w+)\}", lambda m: OE_PATHS.get(m.group(1), m.group(0)), value)
 
 
 def substitutions(recipe_dir: Path) -> Dict[str, str]:
