@@ -80,6 +80,11 @@ def _boot(board, deploy, tmp_path):
     return report, {r.id: r for r in report.results}
 
 
+def _problems(report):
+    """What did not pass, with why: the message of a failing assertion."""
+    return [(r.id, r.status, r.detail) for r in report.results if r.status != PASS]
+
+
 @pytest.mark.boot
 @pytest.mark.parametrize("name", BOARDS)
 def test_real_server_passes(tmp_path, catalog, systemd_standin, name, capsys):
@@ -116,6 +121,7 @@ def test_unit_that_breaks_the_server_fails_with_the_journal(tmp_path, catalog, s
     board = catalog.boards[FAILURE_BOARD]
     report, results = _boot(board, systemd_standin(board, "bad-unit"), tmp_path)
     assert not report.ok
+    assert results["shell"].status == PASS, _problems(report)
     active = results["service-active"]
     assert active.status == FAIL
     assert active.detail.startswith("llama-server is activating; journal: ")
@@ -132,7 +138,7 @@ def test_model_that_does_not_match_its_manifest_fails(tmp_path, catalog, systemd
     board = catalog.boards[FAILURE_BOARD]
     report, results = _boot(board, systemd_standin(board, "bad-model"), tmp_path)
     failed = [r.id for r in report.results if r.status == FAIL]
-    assert failed == ["model-checksum"]
+    assert failed == ["model-checksum"], _problems(report)
     assert "manifest says" in results["model-checksum"].detail
     # The server loads the altered file all the same: only the checksum tells.
     assert results["chat-completion"].status == PASS
@@ -144,6 +150,7 @@ def test_server_that_dies_after_start_shows_the_restart(tmp_path, catalog, syste
     board = catalog.boards[FAILURE_BOARD]
     report, results = _boot(board, systemd_standin(board, "crash"), tmp_path)
     assert not report.ok
+    assert results["shell"].status == PASS, _problems(report)
     restarts = results["service-restarts"]
     assert restarts.status == FAIL
     assert restarts.detail.startswith(
@@ -185,7 +192,7 @@ def test_lan_mode_needs_the_key_the_device_made(tmp_path, catalog, systemd_stand
     assert "edgegenai" not in listing  # no key, not even its directory, before the first boot
     report = boot.run(board, image, exp, tmp_path / "logs", boot_timeout=BOOT_TIMEOUT)
     results = {r.id: r for r in report.results}
-    assert report.ok, [(r.id, r.status, r.detail) for r in report.results if r.status != PASS]
+    assert report.ok, _problems(report)
     assert results["api-key"].status == PASS
     assert "no key and a wrong key: 401" in results["api-key"].detail
     # With the key the API answers: the completion and the metrics went through it.

@@ -44,6 +44,16 @@ class ConsoleLog:
         self._file.close()
 
 
+def _console_tail(path: Path, lines: int = 3) -> str:
+    """The console's last non-empty lines, for a boot that never reached a shell."""
+    try:
+        text = path.read_bytes().decode("utf-8", "replace")
+    except OSError:
+        return "no console log"
+    tail = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
+    return "console ended: " + " | ".join(tail) if tail else "console printed nothing"
+
+
 def _runner(shell):
     def run(command: str, timeout: float):
         try:
@@ -81,7 +91,7 @@ def run(board: Board, image: BootImage, expect: Expectations, log_dir: Path, *,
             strategy.transition("shell")
         except BootFailure as exc:
             record(Result(SHELL, "the console reaches a shell", FAIL,
-                          time.monotonic() - started, str(exc)))
+                          time.monotonic() - started, f"{exc}; {_console_tail(report.console_log)}"))
             for check in CHECKS:
                 record(Result(check.id, check.title, SKIP, 0.0, "no shell"))
             return report

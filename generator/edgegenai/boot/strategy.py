@@ -24,6 +24,10 @@ FAILURES = (
 )
 
 
+# Logins tried before giving up on a shell that prints its login prompt.
+LOGIN_ATTEMPTS = 3
+
+
 class BootFailure(Exception):
     """The image did not reach a shell; the message says why, in one line."""
 
@@ -80,15 +84,22 @@ class ImageBootStrategy(Strategy):
         # The prompt just seen is consumed: ask for a fresh one, which the
         # ShellDriver then finds at once instead of after its idle timeout.
         self.console.sendline("")
-        try:
-            self.target.activate(self.shell)
-        except TIMEOUT as exc:
-            raise BootFailure("no shell after logging in as root") from exc
-        except Exception as exc:  # labgrid raises a bare Exception for a password prompt
-            if "Password" in str(exc):
-                raise BootFailure("the console asks for a root password: boot tests need an "
-                                  "image with root login without password (--opt debug)") from exc
-            raise
+        for attempt in range(1, LOGIN_ATTEMPTS + 1):
+            try:
+                self.target.activate(self.shell)
+                return
+            except TIMEOUT as exc:
+                # A kernel or systemd status line printed between the
+                # ShellDriver's marker and the prompt it expects after it
+                # looks like no shell; the next try, on a fresh prompt, works.
+                if attempt == LOGIN_ATTEMPTS:
+                    raise BootFailure(f"no shell after logging in as root ({attempt} tries)") from exc
+                self.console.sendline("")
+            except Exception as exc:  # labgrid raises a bare Exception for a password prompt
+                if "Password" in str(exc):
+                    raise BootFailure("the console asks for a root password: boot tests need an "
+                                      "image with root login without password (--opt debug)") from exc
+                raise
 
     def _power_off(self) -> None:
         """Quit QEMU, and close the pipes labgrid 26 leaves open (ResourceWarning)."""
