@@ -93,3 +93,16 @@ def test_a_stack_refuses_a_part_of_another_version(catalog):
     stack["runtime"]["stack_versioned"] = True
     with pytest.raises(ValidationError, match="runtime libedgetpu is 16.0"):
         Stack(**stack)
+
+
+def test_every_engine_file_has_its_template(catalog):
+    """An engine is data plus templates: each file its server names must be renderable."""
+    from edgegenai.render import templates_dir
+
+    for engine in catalog.engines.values():
+        base = templates_dir() / "layer" / "engines" / engine.name
+        names = ["recipe.bb.j2", "service.bb.j2", "oeqa.py.j2"]
+        names += [f"files/{f}.j2" for f in engine.server.files + engine.server.key_files]
+        missing = [n for n in names if not (base / n).is_file()]
+        assert not missing, f"{engine.name}: no template {missing}"
+        assert any(f.endswith(".service") for f in engine.server.files), engine.name

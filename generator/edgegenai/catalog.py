@@ -123,7 +123,14 @@ class Backend(_Data):
 
 
 class EngineServer(_Data):
+    """An engine's server and the files its service recipe installs (templates by name)."""
+
     default_port: int
+    # The unit's name; its defaults file, health script and key are named after it.
+    name: str
+    files: List[str]
+    # Added with `auth: api-key`: the first-boot key unit and its script.
+    key_files: List[str] = Field(default_factory=list)
 
 
 class Engine(_Data):
@@ -141,6 +148,10 @@ class Engine(_Data):
     model_formats: List[str]
     backends: Dict[str, Backend]
     server: EngineServer
+    # Packages of the engine's recipe the image installs besides the server.
+    packages: List[str] = Field(default_factory=list)
+    # The oeqa runtime case module of the engine (lib/oeqa/runtime/cases/).
+    oeqa: str
     # The model a spec without `models` gets (models.yaml).
     default_model: Optional[str] = None
 

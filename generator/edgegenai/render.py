@@ -8,17 +8,14 @@ with a fresh rendering.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Tuple
 
 import jinja2
 
-from . import escape, memory
+from . import engines, escape
 from .accelerators import dynamic_layers, fitted, render_accelerators, runtime_versions
-from .fields import is_loopback
-from .oepaths import expand
-from .catalog import Board, Catalog, Engine, Model, Release, load_catalog
+from .catalog import Board, Catalog, Release, load_catalog
 from .spec import Spec
 
 LAYER = "meta-edgegenai"
@@ -31,14 +28,6 @@ ALWAYS_REPOS = ("bitbake",)
 # Layer collections every build needs: OE-core, and meta-poky for poky.conf,
 # which the edgegenai distro builds on.
 BASE_COLLECTIONS = ("core", "yocto")
-# Where models live on the device (the model class's MODEL_DIR, usrmerge).
-MODEL_DIR = "/usr/share/edgegenai/models"
-# Where the device keeps the API key it makes on first boot (`auth: api-key`):
-# as the service recipe writes it into the units, and as it is on the device.
-KEY_FILE_RECIPE = "${localstatedir}/lib/edgegenai/llama-server.key"
-KEY_FILE = expand(KEY_FILE_RECIPE)
-# Seconds the service waits for the model to load before systemd gives up.
-STARTUP_TIMEOUT = 300
 
 
 def templates_dir() -> Path:
@@ -65,46 +54,12 @@ def make_environment() -> jinja2.Environment:
     return env
 
 
-@dataclass(frozen=True)
-class EnginePlan:
-    """One engine of the spec with everything its templates need resolved."""
-
-    engine: Engine
-    backends: Tuple[str, ...]
-    model: Model
-
-    @property
-    def allows_wx(self) -> bool:
-        return any(self.engine.backends[b].allows_wx for b in self.backends)
-
-    @property
-    def device_allow(self) -> List[str]:
-        """Device classes the service must open (a GPU backend's render node)."""
-        return sorted({d for b in self.backends for d in self.engine.backends[b].device_allow})
-
-    @property
-    def groups(self) -> List[str]:
-        return sorted({g for b in self.backends for g in self.engine.backends[b].groups})
-
-
-def _engine_plans(spec: Spec, catalog: Catalog) -> List[EnginePlan]:
-    plans = []
-    for name in sorted(spec.engines):
-        engine = catalog.engines[name]
-        backends = tuple(sorted(set(spec.engines[name].backends)))
-        plans.append(EnginePlan(engine, backends, spec.served_model(name, catalog)))
-    return plans
-
-
-def _layer_collections(spec: Spec, catalog: Catalog, plans: List[EnginePlan]) -> List[str]:
+def _layer_collections(spec: Spec, catalog: Catalog, plans: List[engines.EnginePlan]) -> List[str]:
     """Collections the layer itself depends on (LAYERDEPENDS): never a BSP.
 
     Those of the engine backends and of the accelerators' runtimes.
     """
-    needed = set(BASE_COLLECTIONS)
-    for plan in plans:
-        for b in plan.backends:
-            needed.update(plan.engine.backends[b].layers)
+    needed = set(BASE_COLLECTIONS) | engines.collections(plans)
     for _, acc in fitted(spec, catalog):
         runtime = catalog.stacks[acc.stack].runtime
         if runtime:
@@ -159,7 +114,7 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     """Render the layer and the kas files; keys are paths relative to the output dir."""
     catalog = catalog or load_catalog()
     env = make_environment()
-    plans = _engine_plans(spec, catalog)
+    plans = engines.plan(spec, catalog)
     models = spec.resolved_models(catalog)
     releases = [catalog.releases[r] for r in spec.releases]
     boards = [catalog.boards[b.name] for b in spec.boards]
@@ -173,49 +128,22 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
         files[path] = env.get_template(template).render(**common, **context)
 
     # -- the layer --------------------------------------------------------
-    contents: List[Tuple[str, str]] = []
-    distro_features = {"seccomp"}
-    for plan in plans:
-        engine = plan.engine
-        for b in plan.backends:
-            distro_features.update(engine.backends[b].distro_features)
-        recipe_dir = f"recipes-ai/{engine.recipe}"
-        pc_flags = [(name, be.packageconfig) for name, be in sorted(engine.backends.items())
-                    if be.packageconfig]
-        put(f"{LAYER}/{recipe_dir}/{engine.recipe}_{engine.version}.bb",
-            f"layer/engines/{engine.name}/recipe.bb.j2", engine=engine,
-            packageconfig=[b for b in plan.backends if engine.backends[b].packageconfig],
-            packageconfig_flags=pc_flags, build_number=engine.tag.lstrip("b"))
-        server = spec.engines[engine.name].server
-        svc_dir = f"recipes-ai/edgegenai-{engine.name}-server"
-        auth = server.auth == "api-key"
-        units = ["llama-server.service"] + (["llama-server-key.service"] if auth else [])
-        svc_files = units + ["llama-server.default", "llama-server-health"] + (["llama-server-key"] if auth else [])
-        svc_ctx = dict(engine=engine, model=plan.model, server=server,
-                       loopback=is_loopback(server.host), auth=auth, allow=list(server.allow),
-                       units=units, files=svc_files, key_file=KEY_FILE_RECIPE,
-                       allows_wx=plan.allows_wx, device_allow=plan.device_allow, groups=plan.groups,
-                       startup_timeout=STARTUP_TIMEOUT,
-                       memory=memory.estimate(plan.model, server.context_size))
-        put(f"{LAYER}/{svc_dir}/edgegenai-{engine.name}-server_1.0.bb",
-            f"layer/engines/{engine.name}/service.bb.j2", **svc_ctx)
-        for f in svc_files:
-            put(f"{LAYER}/{svc_dir}/files/{f}", f"layer/engines/{engine.name}/files/{f}.j2", **svc_ctx)
-        put(f"{LAYER}/lib/oeqa/runtime/cases/edgegenai.py", f"layer/engines/{engine.name}/oeqa.py.j2",
-            service="llama-server", port=server.port, model_name=plan.model.name,
-            model_file=plan.model.filename, model_dir=MODEL_DIR, key_file=KEY_FILE if auth else None)
-        contents.append((f"{recipe_dir}/", f"{engine.name} {engine.tag} ({', '.join(('cpu',) + plan.backends)})"))
-        contents.append((f"{svc_dir}/", f"the {engine.name} server as a sandboxed systemd service"))
-        contents.append(("lib/oeqa/runtime/cases/edgegenai.py", "testimage cases: service, health, chat, model checksum"))
+    def put_in_layer(path: str, template: str, **context) -> None:
+        put(f"{LAYER}/{path}", template, **context)
+
+    def copy_in_layer(path: str, template: str) -> None:
+        files[f"{LAYER}/{path}"] = (templates_dir() / template).read_text("utf-8")
+
+    engine_layer = engines.render_engines(spec, plans, put_in_layer)
+    contents: List[Tuple[str, str]] = list(engine_layer.contents)
+    distro_features = {"seccomp"} | engine_layer.distro_features
 
     for model in models:
         put(f"{LAYER}/recipes-models/model-{model.name}/model-{model.name}_{model.version}.bb",
             "layer/models/recipe.bb.j2", model=model)
         contents.append((f"recipes-models/model-{model.name}/", f"{model.name} ({model.license})"))
 
-    rdepends = sorted({f"edgegenai-{p.engine.name}-server" for p in plans}
-                      | {f"{p.engine.recipe}-tools" for p in plans}
-                      | {f"model-{m.name}" for m in models})
+    rdepends = sorted(engine_layer.packages | {f"model-{m.name}" for m in models})
     put(f"{LAYER}/recipes-core/packagegroups/packagegroup-edgegenai.bb",
         "layer/recipes-core/packagegroups/packagegroup-edgegenai.bb.j2", rdepends=rdepends)
     image_features = sorted({f for name in spec.image.features
@@ -229,12 +157,6 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
         services=[f"{p.engine.name}" for p in plans], served=[p.model.name for p in plans])
     contents.append(("recipes-core/packagegroups/", "packagegroup-edgegenai"))
     contents.append((f"recipes-core/images/{spec.image.name}.bb", "the image"))
-
-    def put_in_layer(path: str, template: str, **context) -> None:
-        put(f"{LAYER}/{path}", template, **context)
-
-    def copy_in_layer(path: str, template: str) -> None:
-        files[f"{LAYER}/{path}"] = (templates_dir() / template).read_text("utf-8")
 
     contents.extend(render_accelerators(spec, catalog, put_in_layer, copy_in_layer))
 

@@ -47,6 +47,7 @@ if __package__ in (None, ""):  # run as a script: make `standin` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from edgegenai.catalog import Board, load_catalog  # noqa: E402
+from edgegenai.engines import MODEL_DIR  # noqa: E402
 from edgegenai.oepaths import expand  # noqa: E402
 from edgegenai.render import render  # noqa: E402
 from edgegenai.spec import Spec, load_spec  # noqa: E402
@@ -76,8 +77,6 @@ ESSENTIAL_HOOK = (
 BASE_FORMAT = 1
 VARIANTS = ("good", "bad-unit", "bad-model", "crash")
 TOOLS = ("mmdebstrap", "mke2fs")
-# BitBake's install directories, for the recipe's ${...} (OE-core bitbake.conf).
-MODEL_DIR = "/usr/share/edgegenai/models"
 SERVER_RECIPE = re.compile(r"recipes-ai/edgegenai-llama-cpp-server/[^/]+\.bb$")
 DROPIN_DIR = "etc/systemd/system/llama-server.service.d"
 # Fails at once and says why (oom-kill).  Measured alternatives: a sandbox

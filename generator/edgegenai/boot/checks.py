@@ -19,11 +19,11 @@ import shlex
 from dataclasses import dataclass
 from typing import Callable, Optional, Tuple
 
+from .. import engines
 from ..catalog import Catalog
+from ..engines import MODEL_DIR
 from ..spec import Spec
 
-# Where the model class installs models (MODEL_DIR in edgegenai_model.bbclass).
-MODEL_DIR = "/usr/share/edgegenai/models"
 # Kernel log lines that mean the kernel hit a bug, even if the boot went on.
 KERNEL_TROUBLE = re.compile(
     r"Oops|BUG:|Kernel panic|general protection fault|Unable to handle kernel|"
@@ -51,13 +51,10 @@ class Expectations:
         # A server on every address still answers on loopback.
         host = {"0.0.0.0": "127.0.0.1", "::": "::1", "localhost": "127.0.0.1"}.get(server.host,
                                                                                    server.host)
-        key_file = None
-        if getattr(server, "auth", "none") == "api-key":
-            from ..render import KEY_FILE
-
-            key_file = KEY_FILE
-        return cls(model_name=model.name, model_file=model.filename, host=host, port=server.port,
-                   key_file=key_file)
+        entry = catalog.engines[engine]
+        key_file = engines.key_file(entry) if server.auth == "api-key" else None
+        return cls(model_name=model.name, model_file=model.filename, service=entry.server.name,
+                   host=host, port=server.port, key_file=key_file)
 
     @property
     def auth_header(self) -> str:

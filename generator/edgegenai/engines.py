@@ -1,0 +1,142 @@
+"""What the inference engines of a spec add to the layer.
+
+Per engine: its recipe (built from its pinned source, one PACKAGECONFIG per
+backend), its server as a service recipe with the files the catalog names
+(unit, defaults, health check and, with `auth: api-key`, the first-boot
+key), and an oeqa case.  Which files an engine has is catalog data
+(`engines.yaml`: `server.files`, `server.key_files`, `oeqa`); the contract
+the files keep is shared by every engine: a health endpoint, the sandbox,
+device access from the backends' catalog entries, memory limits from the
+model's estimate.  Pure: `put` decides where rendered files go.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, List, Set, Tuple
+
+from . import memory
+from .catalog import Catalog, Engine, Model
+from .fields import is_loopback
+from .oepaths import expand
+from .spec import Spec
+
+Put = Callable[..., None]
+
+# Where models live on the device (the model class's MODEL_DIR, usrmerge).
+MODEL_DIR = "/usr/share/edgegenai/models"
+# Seconds a server waits for its model to load before systemd gives up.
+STARTUP_TIMEOUT = 300
+
+
+def key_file_recipe(engine: Engine) -> str:
+    """Where the device keeps the API key it makes on first boot, as the recipe writes it."""
+    return f"${{localstatedir}}/lib/edgegenai/{engine.server.name}.key"
+
+
+def key_file(engine: Engine) -> str:
+    """The same path on the device."""
+    return expand(key_file_recipe(engine))
+
+
+@dataclass(frozen=True)
+class EnginePlan:
+    """One engine of the spec with everything its templates need resolved."""
+
+    engine: Engine
+    backends: Tuple[str, ...]
+    model: Model
+
+    @property
+    def allows_wx(self) -> bool:
+        return any(self.engine.backends[b].allows_wx for b in self.backends)
+
+    @property
+    def device_allow(self) -> List[str]:
+        """Device classes the service must open (a GPU backend's nodes)."""
+        return sorted({d for b in self.backends for d in self.engine.backends[b].device_allow})
+
+    @property
+    def groups(self) -> List[str]:
+        return sorted({g for b in self.backends for g in self.engine.backends[b].groups})
+
+    @property
+    def collections(self) -> Set[str]:
+        """Layer collections the enabled backends' dependencies come from."""
+        return {c for b in self.backends for c in self.engine.backends[b].layers}
+
+    @property
+    def distro_features(self) -> Set[str]:
+        return {f for b in self.backends for f in self.engine.backends[b].distro_features}
+
+
+def plan(spec: Spec, catalog: Catalog) -> List[EnginePlan]:
+    """The spec's engines, sorted by name, each with its backends and served model."""
+    plans = []
+    for name in sorted(spec.engines):
+        backends = tuple(sorted(set(spec.engines[name].backends)))
+        plans.append(EnginePlan(catalog.engines[name], backends, spec.served_model(name, catalog)))
+    return plans
+
+
+@dataclass
+class EngineLayer:
+    """What the engines contribute beyond their own files, for the shared recipes."""
+
+    contents: List[Tuple[str, str]] = field(default_factory=list)  # layer README rows
+    distro_features: Set[str] = field(default_factory=set)
+    packages: Set[str] = field(default_factory=set)  # into packagegroup-edgegenai
+
+
+def render_engines(spec: Spec, plans: List[EnginePlan], put: Put) -> EngineLayer:
+    """Each engine's recipe, service recipe and files, and oeqa case.
+
+    `put(path, template, **context)` renders a template to a path inside
+    the layer.
+    """
+    out = EngineLayer()
+    for p in plans:
+        _render_engine(p, spec.engines[p.engine.name].server, put, out)
+    return out
+
+
+def _render_engine(p: EnginePlan, server, put: Put, out: EngineLayer) -> None:
+    engine = p.engine
+    templates = f"layer/engines/{engine.name}"
+    recipe_dir = f"recipes-ai/{engine.recipe}"
+    pc_flags = [(name, be.packageconfig) for name, be in sorted(engine.backends.items())
+                if be.packageconfig]
+    put(f"{recipe_dir}/{engine.recipe}_{engine.version}.bb", f"{templates}/recipe.bb.j2",
+        engine=engine, packageconfig=[b for b in p.backends if engine.backends[b].packageconfig],
+        packageconfig_flags=pc_flags, build_number=engine.tag.lstrip("b"))
+
+    svc_recipe = f"edgegenai-{engine.name}-server"
+    svc_dir = f"recipes-ai/{svc_recipe}"
+    auth = server.auth == "api-key"
+    files = list(engine.server.files) + (list(engine.server.key_files) if auth else [])
+    units = [f for f in files if f.endswith(".service")]
+    ctx = dict(engine=engine, model=p.model, server=server, loopback=is_loopback(server.host),
+               auth=auth, allow=list(server.allow), units=units, files=files,
+               key_file=key_file_recipe(engine), allows_wx=p.allows_wx,
+               device_allow=p.device_allow, groups=p.groups, startup_timeout=STARTUP_TIMEOUT,
+               memory=memory.estimate(p.model, server.context_size))
+    put(f"{svc_dir}/{svc_recipe}_1.0.bb", f"{templates}/service.bb.j2", **ctx)
+    for f in files:
+        put(f"{svc_dir}/files/{f}", f"{templates}/files/{f}.j2", **ctx)
+    put(f"lib/oeqa/runtime/cases/{engine.oeqa}", f"{templates}/oeqa.py.j2",
+        service=engine.server.name, port=server.port, model_name=p.model.name,
+        model_file=p.model.filename, model_dir=MODEL_DIR,
+        key_file=key_file(engine) if auth else None)
+
+    out.distro_features |= p.distro_features
+    out.packages |= {svc_recipe, *engine.packages}
+    out.contents += [
+        (f"{recipe_dir}/", f"{engine.name} {engine.tag} ({', '.join(('cpu',) + p.backends)})"),
+        (f"{svc_dir}/", f"the {engine.name} server as a sandboxed systemd service"),
+        (f"lib/oeqa/runtime/cases/{engine.oeqa}", "testimage cases: service, health, chat, model checksum"),
+    ]
+
+
+def collections(plans: List[EnginePlan]) -> Set[str]:
+    """Layer collections the engines' backends depend on."""
+    return {c for p in plans for c in p.collections}
