@@ -168,12 +168,13 @@ def render_accelerators(spec: Spec, catalog: Catalog, put: Put, copy: Copy) -> L
 
     for klayer, machines in sorted(fragments.items()):
         kdir = "recipes-kernel/linux" if klayer == "core" else f"dynamic-layers/{klayer}/recipes-kernel/linux"
-        provider = next(b.kernel_provider for b, _ in pairs if b.kernel_layer == klayer)
-        put(f"{kdir}/{provider}_%.bbappend", "layer/accelerators/kernel.bbappend.j2",
-            per_machine=[(m, [_fragment(a) for a in accs]) for m, accs in sorted(machines.items())])
+        providers = sorted({k for b, _ in pairs if b.kernel_layer == klayer for k in b.kernel_recipes()})
+        for provider in providers:
+            put(f"{kdir}/{provider}_%.bbappend", "layer/accelerators/kernel.bbappend.j2",
+                per_machine=[(m, [_fragment(a) for a in accs]) for m, accs in sorted(machines.items())])
         for acc in {a.name: a for accs in machines.values() for a in accs}.values():
             put(f"{kdir}/files/{_fragment(acc)}", "layer/accelerators/fragment.cfg.j2", acc=acc)
-        contents.append((f"{kdir}/", f"kernel configuration fragments for {provider}"))
+        contents.append((f"{kdir}/", f"kernel configuration fragments for {', '.join(providers)}"))
     if mesa:
         put("recipes-graphics/mesa/mesa.bbappend", "layer/accelerators/mesa.bbappend.j2",
             per_machine=sorted((m, sorted(set(o))) for m, o in mesa.items()))

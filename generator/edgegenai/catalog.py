@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from importlib import resources
-from typing import Annotated, Dict, List, Optional
+from typing import Annotated, Dict, List, Optional, Union
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -87,7 +87,9 @@ class Board(_Data):
     arch: str
     kernel_arch: str
     cpu: str
-    kernel_provider: str
+    # The kernel recipe (PREFERRED_PROVIDER_virtual/kernel): one name, or one
+    # per release where the BSP changes kernels between releases.
+    kernel_provider: Union[str, Dict[str, str]]
     kernel_layer: str
     kernel_versions: Dict[str, str]
     releases: List[str]
@@ -95,6 +97,9 @@ class Board(_Data):
     layers: List[str] = Field(default_factory=list)
     memory_mb: int
     qemu: Optional[Qemu] = None
+    # Per release: the image type a user flashes (the suffix after
+    # <image>-<machine>.rootfs.), where the BSP makes one of its own.
+    deploy: Dict[str, str] = Field(default_factory=dict)
 
     def capabilities_on(self, release: str) -> List[str]:
         """Capabilities on one release: `x@release` entries count only there."""
@@ -104,6 +109,18 @@ class Board(_Data):
             if not only or only == release:
                 out.append(name)
         return out
+
+    def kernel_recipes(self) -> List[str]:
+        """Every kernel recipe the board builds with, on any of its releases."""
+        if isinstance(self.kernel_provider, str):
+            return [self.kernel_provider]
+        return sorted(set(self.kernel_provider.values()))
+
+    @model_validator(mode="after")
+    def _kernel_per_release(self) -> "Board":
+        if isinstance(self.kernel_provider, dict) and set(self.kernel_provider) != set(self.releases):
+            raise ValueError(f"kernel_provider must name the kernel of each release: {self.releases}")
+        return self
 
     def releases_with(self, capability: str) -> List[str]:
         return [r for r in self.releases if capability in self.capabilities_on(r)]
@@ -120,6 +137,9 @@ class Backend(_Data):
     allows_wx: bool = False
     device_allow: List[str] = Field(default_factory=list)
     groups: List[str] = Field(default_factory=list)
+    # A regular expression the server's log matches once the backend found
+    # its device (what the oeqa case looks for).
+    device_log: Optional[str] = None
 
 
 class EngineServer(_Data):
@@ -414,6 +434,11 @@ class Layer(_Data):
     name: str
     repo: str
     path: str
+    # A BSP whose recipes ship proprietary software without LICENSE_FLAGS:
+    # the flag the distro gives those recipes (LICENSE "Proprietary"), so
+    # the build stops until the user accepts it, and what to tell them.
+    licence_flag: Optional[str] = None
+    licence_details: Optional[str] = None
 
 
 class Catalog(_Data):

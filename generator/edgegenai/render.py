@@ -15,7 +15,7 @@ import jinja2
 
 from . import engines, escape
 from .accelerators import dynamic_layers, fitted, render_accelerators, runtime_versions
-from .catalog import Board, Catalog, Release, load_catalog
+from .catalog import Board, Catalog, Layer, Release, load_catalog
 from .spec import Spec
 
 LAYER = "meta-edgegenai"
@@ -105,6 +105,12 @@ def _board_repos(board: Board, catalog: Catalog) -> List[Tuple[str, List[str]]]:
     return sorted(out.items())
 
 
+def _licence_layers(boards: List[Board], catalog: Catalog) -> List[Layer]:
+    """BSP layers of the spec's boards that ship proprietary software unflagged."""
+    found = {c: catalog.layers[c] for b in boards for c in b.layers if catalog.layers[c].licence_flag}
+    return [found[c] for c in sorted(found)]
+
+
 def _symbol(name: str) -> str:
     """A Kconfig symbol suffix: qemux86-64 -> QEMUX86_64."""
     return "".join(c if c.isalnum() else "_" for c in name).upper()
@@ -164,9 +170,10 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     put(f"{LAYER}/conf/layer.conf", "layer/conf/layer.conf.j2",
         layer_depends=collections, layerseries=layerseries,
         dynamic=dynamic_layers(spec, catalog))
+    licence_layers = _licence_layers(boards, catalog)
     put(f"{LAYER}/conf/distro/edgegenai.conf", "layer/conf/distro/edgegenai.conf.j2",
         distro_features_append=sorted(distro_features),
-        preferred_versions=runtime_versions(spec, catalog))
+        preferred_versions=runtime_versions(spec, catalog), licence_layers=licence_layers)
     put(f"{LAYER}/classes/edgegenai_model.bbclass", "layer/classes/edgegenai_model.bbclass.j2")
     depend_repos = {c: releases[0].repos[catalog.layers[c].repo].url for c in collections}
     put(f"{LAYER}/README.md", "layer/README.md.j2", engines=[p.engine.name for p in plans],
@@ -179,8 +186,13 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     put(f"{KAS}/include/edgegenai.yml", "kas/include.yml.j2", default_release=default,
         repos=_repos(default, catalog, collections, bsp))
     for board in boards:
+        flags = sorted({catalog.layers[c].licence_flag for c in board.layers} - {None})
         put(f"{KAS}/{board.name}.yml", "kas/board.yml.j2", board=board,
-            other_releases=[r.name for r in releases[1:]], board_repos=_board_repos(board, catalog))
+            other_releases=[r.name for r in releases[1:]], board_repos=_board_repos(board, catalog),
+            licence_flags=flags, deploy=[(r, board.deploy[r]) for r in spec.releases if r in board.deploy])
+    for layer in licence_layers:
+        put(f"{KAS}/opt/{layer.licence_flag}.yml", "kas/licence.yml.j2", flag=layer.licence_flag,
+            details=layer.licence_details)
     for release in releases:
         put(f"{KAS}/opt/{release.name}.yml", "kas/release.yml.j2", release=release,
             repos=_repos(release, catalog, collections, bsp))
@@ -188,5 +200,7 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     put(f"{KAS}/Kconfig", "kas/Kconfig.j2",
         boards=[{"symbol": _symbol(b.name), "name": b.name, "machine": b.machine, "arch": b.arch,
                  "description": b.description} for b in boards],
-        releases=[{"symbol": _symbol(r.name), "name": r.name, "version": r.version} for r in releases])
+        releases=[{"symbol": _symbol(r.name), "name": r.name, "version": r.version} for r in releases],
+        licence_layers=[{"symbol": _symbol(layer.licence_flag), "flag": layer.licence_flag,
+                         "name": layer.repo} for layer in licence_layers])
     return dict(sorted(files.items()))

@@ -97,11 +97,14 @@ def layers_for(ws: Workspace, release_dir: Path, board) -> Tuple[List[Path], Lis
 
 
 def licence_flags(ws: Workspace) -> List[str]:
-    """LICENSE_FLAGS the layer's recipes declare (restricted firmware, models)."""
+    """LICENSE_FLAGS the layer's recipes declare (restricted firmware, models),
+    and those its distro gives a BSP's proprietary recipes (LICENSE_FLAGS_DETAILS)."""
     flags = set()
     for recipe in ws.layer.rglob("*.bb"):
         for match in re.finditer(r'^LICENSE_FLAGS\s*=\s*"([^"]*)"', recipe.read_text("utf-8", "replace"), re.M):
             flags.update(match.group(1).split())
+    for conf in ws.layer.glob("conf/distro/*.conf"):
+        flags.update(re.findall(r"^LICENSE_FLAGS_DETAILS\[([\w.+-]+)\]", conf.read_text("utf-8", "replace"), re.M))
     return sorted(flags)
 
 
