@@ -18,15 +18,17 @@ def _set(raw, path, value):
 
 BAD = [
     # (what to change, expected start of the one problem)
-    (("boards",), ["qemux86-64", "rpi9"], "boards[1]: unknown board 'rpi9'; known: qemuarm64, qemux86-64"),
+    (("boards",), ["qemux86-64", "rpi9"], "boards[1]: unknown board 'rpi9'; known: jetson-agx-orin-devkit, "),
     (("boards",), [], "boards: List should have at least 1 item"),
     (("boards",), ["qemuarm64", "qemuarm64"], "boards[1]: board 'qemuarm64' is named twice"),
     (("releases",), ["wrynose", "kirkstone"], "releases[1]: unknown release 'kirkstone'; known: scarthgap, wrynose"),
     (("releases",), ["wrynose", "wrynose"], "releases: release 'wrynose' is named twice (entry 1)"),
     (("colour",), "blue", "colour: unknown field"),
     (("project",), "Bad Name", "project: must be a host name: lowercase letters, digits and '-'"),
-    (("engines", "llama-cpp", "backends"), ["openmp", "cuda"],
-     "engines.llama-cpp.backends[1]: unknown backend 'cuda' of llama-cpp; known: blas, cpu, openmp, vulkan"),
+    (("engines", "llama-cpp", "backends"), ["openmp", "rocm"],
+     "engines.llama-cpp.backends[1]: unknown backend 'rocm' of llama-cpp; known: blas, cpu, cuda, openmp, vulkan"),
+    (("engines", "llama-cpp", "backends"), ["cuda"],
+     "engines.llama-cpp.backends[0]: backend 'cuda' needs cuda, which board 'qemux86-64' (boards[0]) does not have"),
     (("engines", "llama-cpp", "backends"), ["vulkan"],
      "engines.llama-cpp.backends[0]: backend 'vulkan' needs vulkan, which board 'qemux86-64' (boards[0]) does not have"),
     (("engines", "llama-cpp", "server", "port"), 70000,

@@ -61,6 +61,12 @@ class EnginePlan:
         return sorted({g for b in self.backends for g in self.engine.backends[b].groups})
 
     @property
+    def device_logs(self) -> List[str]:
+        """What the server logs when its backends reached their devices (oeqa)."""
+        return sorted({self.engine.backends[b].device_log for b in self.backends
+                       if self.engine.backends[b].device_log})
+
+    @property
     def collections(self) -> Set[str]:
         """Layer collections the enabled backends' dependencies come from."""
         return {c for b in self.backends for c in self.engine.backends[b].layers}
@@ -126,7 +132,7 @@ def _render_engine(p: EnginePlan, server, put: Put, out: EngineLayer) -> None:
     put(f"lib/oeqa/runtime/cases/{engine.oeqa}", f"{templates}/oeqa.py.j2",
         service=engine.server.name, port=server.port, model_name=p.model.name,
         model_file=p.model.filename, model_dir=MODEL_DIR,
-        key_file=key_file(engine) if auth else None)
+        key_file=key_file(engine) if auth else None, device_logs=p.device_logs)
 
     out.distro_features |= p.distro_features
     out.packages |= {svc_recipe, *engine.packages}

@@ -17,10 +17,17 @@ SRC_URI = "git://github.com/ggml-org/llama.cpp.git;protocol=https;nobranch=1;des
 SRCREV = "82764d8f405ff7928c061d8c100b50e9f77939f6"
 
 inherit cmake pkgconfig
+# The cuda PACKAGECONFIG builds with meta-tegra's cuda class: nvcc and the
+# toolkit, CMAKE_CUDA_ARCHITECTURES from the machine, and the host compiler
+# nvcc accepts.  The class is inherited only when cuda is on, never by the
+# native variant: deferred inherits are expanded before BBCLASSEXTEND adds
+# the native class, so PACKAGECONFIG:class-native is not in force yet.
+inherit_defer ${@'cuda' if bb.utils.contains('PACKAGECONFIG', 'cuda', True, False, d) and not d.getVar('PN').endswith('-native') else ''}
 
 PACKAGECONFIG ??= "openmp"
 PACKAGECONFIG:class-native ??= ""
 PACKAGECONFIG[blas] = "-DGGML_BLAS=ON -DGGML_BLAS_VENDOR=Generic,-DGGML_BLAS=OFF,lapack"
+PACKAGECONFIG[cuda] = "-DGGML_CUDA=ON,-DGGML_CUDA=OFF"
 PACKAGECONFIG[openmp] = "-DGGML_OPENMP=ON,-DGGML_OPENMP=OFF"
 PACKAGECONFIG[vulkan] = "-DGGML_VULKAN=ON,-DGGML_VULKAN=OFF,vulkan-loader vulkan-headers shaderc-native"
 

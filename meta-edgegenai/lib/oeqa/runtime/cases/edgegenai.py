@@ -22,6 +22,8 @@ MANIFEST = '/usr/share/edgegenai/models/smollm2-360m-instruct-q4-k-m/manifest.js
 EXPOSURE_LIMIT = 2.0
 # With `auth: api-key`: the key the device made on first boot (root only).
 KEY_FILE = None
+# What the server logs once its GPU backends got the model's layers.
+DEVICE_LOGS = []
 # Kernel log lines that mean the kernel hit a bug, even if the boot went on.
 KERNEL_TROUBLE = re.compile(
     r"Oops|BUG:|Kernel panic|general protection fault|Unable to handle kernel|"
@@ -51,6 +53,14 @@ class EdgegenaiTest(OERuntimeTestCase):
     @OETestDepends(["edgegenai.EdgegenaiTest.test_service_active"])
     def test_health(self):
         self.run_ok("llama-server-health --wait 30", 60)
+
+    @OETestDepends(["edgegenai.EdgegenaiTest.test_health"])
+    def test_model_on_gpu(self):
+        if not DEVICE_LOGS:
+            self.skipTest("no GPU backend in this image")
+        log = self.run_ok("journalctl -b -o cat -u %s" % SERVICE)
+        for pattern in DEVICE_LOGS:
+            self.assertRegex(log, pattern, msg="the model did not go to the GPU")
 
     @OETestDepends(["edgegenai.EdgegenaiTest.test_service_active"])
     @OEHasPackage(["curl"])
