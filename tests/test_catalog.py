@@ -101,8 +101,8 @@ def test_every_engine_file_has_its_template(catalog):
 
     for engine in catalog.engines.values():
         base = templates_dir() / "layer" / "engines" / engine.name
-        names = ["recipe.bb.j2", "service.bb.j2", "oeqa.py.j2"]
-        names += [f"files/{f}.j2" for f in engine.server.files + engine.server.key_files]
+        names = ["service.bb.j2", "oeqa.py.j2"] + (["recipe.bb.j2"] if engine.recipe else [])
+        names += [f"files/{f}.j2" for f in engine.service.files + engine.service.key_files]
         missing = [n for n in names if not (base / n).is_file()]
         assert not missing, f"{engine.name}: no template {missing}"
-        assert any(f.endswith(".service") for f in engine.server.files), engine.name
+        assert any(f.endswith(".service") for f in engine.service.files), engine.name

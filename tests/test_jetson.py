@@ -110,3 +110,50 @@ def test_a_kernel_per_release_must_name_every_release(catalog):
     data["kernel_provider"] = {"wrynose": "linux-noble-nvidia-tegra"}
     with pytest.raises(ValidationError, match="kernel_provider must name the kernel of each release"):
         Board(**data)
+
+
+def _spec(catalog, **raw):
+    raw.setdefault("boards", [NANO])
+    return parse_spec(raw, catalog)
+
+
+def test_tensorrt_engine_gets_its_default_onnx_model_and_the_gpu(catalog):
+    spec = _spec(catalog, engines={"tensorrt": {}})
+    assert [m.name for m in spec.models] == ["mnist-8-onnx"]
+    files = render(spec, catalog)
+    unit = files["meta-edgegenai/recipes-ai/edgegenai-tensorrt-engine/files/tensorrt-engine.service"]
+    assert "ExecStart=@BINDIR@/tensorrt-engine mnist-8-onnx\n" in unit
+    assert "DeviceAllow=/dev/nvmap rw\n" in unit and "PrivateNetwork=yes\n" in unit
+    group = files["meta-edgegenai/recipes-core/packagegroups/packagegroup-edgegenai.bb"]
+    for pkg in ("tensorrt-core", "tensorrt-plugins", "tensorrt-trtexec", "edgegenai-tensorrt-engine",
+                "model-mnist-8-onnx"):
+        assert f"    {pkg} \\\n" in group
+    assert "llama" not in group
+    assert 'DISTRO_FEATURES:append = " opengl seccomp"\n' in files[DISTRO]
+    assert "meta-edgegenai/lib/oeqa/runtime/cases/edgegenai_tensorrt.py" in files
+
+
+def test_a_spec_without_models_gets_only_its_engines_defaults(catalog):
+    spec = _spec(catalog, boards=["qemux86-64"])
+    assert [m.name for m in spec.models] == ["smollm2-360m-instruct-q4-k-m"]
+    both = _spec(catalog, engines={"llama-cpp": {}, "tensorrt": {}})
+    assert [m.name for m in both.models] == ["smollm2-360m-instruct-q4-k-m", "mnist-8-onnx"]
+
+
+def test_tensorrt_is_refused_without_a_cuda_gpu_and_has_no_server(catalog):
+    from edgegenai.spec import SpecError
+
+    with pytest.raises(SpecError) as err:
+        _spec(catalog, boards=["qemuarm64"], engines={"tensorrt": {"server": {"port": 9000}}})
+    assert err.value.problems == [
+        "engines.tensorrt: tensorrt needs cuda, which board 'qemuarm64' (boards[0]) does not have",
+        "engines.tensorrt.server: tensorrt runs no server; drop server"]
+
+
+def test_an_onnx_model_is_not_served_by_llama_cpp(catalog):
+    from edgegenai.spec import SpecError
+
+    with pytest.raises(SpecError) as err:
+        _spec(catalog, engines={"llama-cpp": {}}, models=["smollm2-360m-instruct-q4-k-m", "mnist-8-onnx"])
+    assert err.value.problems == [
+        "models[1].engine: engine 'tensorrt' is not in the spec's engines (llama-cpp)"]

@@ -142,11 +142,11 @@ class Backend(_Data):
     device_log: Optional[str] = None
 
 
-class EngineServer(_Data):
-    """An engine's server and the files its service recipe installs (templates by name)."""
+class EngineService(_Data):
+    """The service recipe of an engine and the files it installs (templates by name)."""
 
-    default_port: int
-    # The unit's name; its defaults file, health script and key are named after it.
+    recipe: str
+    # The main unit's name; its defaults file, scripts and key are named after it.
     name: str
     files: List[str]
     # Added with `auth: api-key`: the first-boot key unit and its script.
@@ -154,27 +154,58 @@ class EngineServer(_Data):
 
 
 class Engine(_Data):
+    """An inference engine: built by a recipe of ours, or packaged by a BSP.
+
+    An engine with `recipe` is built from its pinned source (`srcrev`,
+    `src_uri`, licence fields required); one without installs `packages`
+    that a layer of the board provides (TensorRT from meta-tegra).  `server`
+    marks an engine with an HTTP API (the spec's `server:` settings).
+    """
+
     name: str
-    recipe: str
     summary: str
     homepage: str
-    license: str
-    cve_product: str
-    version: str
-    tag: str
-    srcrev: Sha1
-    src_uri: str
-    lic_files_chksum: str
     model_formats: List[str]
-    backends: Dict[str, Backend]
-    server: EngineServer
-    # Packages of the engine's recipe the image installs besides the server.
+    service: EngineService
+    # Packages the image installs besides the service (of the engine's recipe or a BSP's).
     packages: List[str] = Field(default_factory=list)
-    # The oeqa runtime case module of the engine (lib/oeqa/runtime/cases/).
+    # The oeqa runtime case module of the engine (lib/oeqa/runtime/cases/), and what it tests.
     oeqa: str
-    # The model a spec without `models` gets (models.yaml).
+    oeqa_summary: str
+    # The model a spec with this engine but without `models` gets (models.yaml).
     default_model: Optional[str] = None
+    # Board capabilities, layer collections and DISTRO_FEATURES the engine itself needs.
+    needs: List[str] = Field(default_factory=list)
+    layers: List[str] = Field(default_factory=list)
+    distro_features: List[str] = Field(default_factory=list)
+    # Device access of the engine itself (not of a backend).
+    allows_wx: bool = False
+    device_allow: List[str] = Field(default_factory=list)
+    groups: List[str] = Field(default_factory=list)
+    backends: Dict[str, Backend] = Field(default_factory=dict)
+    # What a spec that names the engine without `backends` enables.
+    default_backends: List[str] = Field(default_factory=list)
+    server: bool = False
+    recipe: Optional[str] = None
+    license: Optional[str] = None
+    cve_product: Optional[str] = None
+    version: Optional[str] = None
+    tag: Optional[str] = None
+    srcrev: Optional[Sha1] = None
+    src_uri: Optional[str] = None
+    lic_files_chksum: Optional[str] = None
 
+    @model_validator(mode="after")
+    def _source_complete(self) -> "Engine":
+        if self.recipe:
+            missing = [f for f in ("license", "version", "tag", "srcrev", "src_uri", "lic_files_chksum")
+                       if not getattr(self, f)]
+            if missing:
+                raise ValueError(f"engine {self.name} has a recipe but no {', '.join(missing)}")
+        unknown = [b for b in self.default_backends if b not in self.backends]
+        if unknown:
+            raise ValueError(f"engine {self.name}: default backends {unknown} are not its backends")
+        return self
 
 
 class Shape(_Data):

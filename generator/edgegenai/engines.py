@@ -31,7 +31,7 @@ STARTUP_TIMEOUT = 300
 
 def key_file_recipe(engine: Engine) -> str:
     """Where the device keeps the API key it makes on first boot, as the recipe writes it."""
-    return f"${{localstatedir}}/lib/edgegenai/{engine.server.name}.key"
+    return f"${{localstatedir}}/lib/edgegenai/{engine.service.name}.key"
 
 
 def key_file(engine: Engine) -> str:
@@ -47,41 +47,44 @@ class EnginePlan:
     backends: Tuple[str, ...]
     model: Model
 
+    def _enabled(self):
+        return [self.engine.backends[b] for b in self.backends]
+
     @property
     def allows_wx(self) -> bool:
-        return any(self.engine.backends[b].allows_wx for b in self.backends)
+        return self.engine.allows_wx or any(b.allows_wx for b in self._enabled())
 
     @property
     def device_allow(self) -> List[str]:
-        """Device classes the service must open (a GPU backend's nodes)."""
-        return sorted({d for b in self.backends for d in self.engine.backends[b].device_allow})
+        """Device nodes the service must open (the engine's, a GPU backend's)."""
+        return sorted({*self.engine.device_allow, *(d for b in self._enabled() for d in b.device_allow)})
 
     @property
     def groups(self) -> List[str]:
-        return sorted({g for b in self.backends for g in self.engine.backends[b].groups})
+        return sorted({*self.engine.groups, *(g for b in self._enabled() for g in b.groups)})
 
     @property
     def device_logs(self) -> List[str]:
         """What the server logs when its backends reached their devices (oeqa)."""
-        return sorted({self.engine.backends[b].device_log for b in self.backends
-                       if self.engine.backends[b].device_log})
+        return sorted({b.device_log for b in self._enabled() if b.device_log})
 
     @property
     def collections(self) -> Set[str]:
-        """Layer collections the enabled backends' dependencies come from."""
-        return {c for b in self.backends for c in self.engine.backends[b].layers}
+        """Layer collections the engine and its enabled backends' dependencies come from."""
+        return {*self.engine.layers, *(c for b in self._enabled() for c in b.layers)}
 
     @property
     def distro_features(self) -> Set[str]:
-        return {f for b in self.backends for f in self.engine.backends[b].distro_features}
+        return {*self.engine.distro_features, *(f for b in self._enabled() for f in b.distro_features)}
 
 
 def plan(spec: Spec, catalog: Catalog) -> List[EnginePlan]:
     """The spec's engines, sorted by name, each with its backends and served model."""
     plans = []
     for name in sorted(spec.engines):
-        backends = tuple(sorted(set(spec.engines[name].backends)))
-        plans.append(EnginePlan(catalog.engines[name], backends, spec.served_model(name, catalog)))
+        engine = catalog.engines[name]
+        backends = tuple(sorted(set(spec.engines[name].backends_of(engine))))
+        plans.append(EnginePlan(engine, backends, spec.served_model(name, catalog)))
     return plans
 
 
@@ -109,37 +112,40 @@ def render_engines(spec: Spec, plans: List[EnginePlan], put: Put) -> EngineLayer
 def _render_engine(p: EnginePlan, server, put: Put, out: EngineLayer) -> None:
     engine = p.engine
     templates = f"layer/engines/{engine.name}"
-    recipe_dir = f"recipes-ai/{engine.recipe}"
-    pc_flags = [(name, be.packageconfig) for name, be in sorted(engine.backends.items())
-                if be.packageconfig]
-    put(f"{recipe_dir}/{engine.recipe}_{engine.version}.bb", f"{templates}/recipe.bb.j2",
-        engine=engine, packageconfig=[b for b in p.backends if engine.backends[b].packageconfig],
-        packageconfig_flags=pc_flags, build_number=engine.tag.lstrip("b"))
+    if engine.recipe:
+        recipe_dir = f"recipes-ai/{engine.recipe}"
+        pc_flags = [(name, be.packageconfig) for name, be in sorted(engine.backends.items())
+                    if be.packageconfig]
+        put(f"{recipe_dir}/{engine.recipe}_{engine.version}.bb", f"{templates}/recipe.bb.j2",
+            engine=engine, packageconfig=[b for b in p.backends if engine.backends[b].packageconfig],
+            packageconfig_flags=pc_flags, build_number=engine.tag.lstrip("b"))
+        out.contents.append(
+            (f"{recipe_dir}/", f"{engine.name} {engine.tag} ({', '.join(('cpu',) + p.backends)})"))
 
-    svc_recipe = f"edgegenai-{engine.name}-server"
-    svc_dir = f"recipes-ai/{svc_recipe}"
-    auth = server.auth == "api-key"
-    files = list(engine.server.files) + (list(engine.server.key_files) if auth else [])
+    svc = engine.service
+    svc_dir = f"recipes-ai/{svc.recipe}"
+    auth = engine.server and server.auth == "api-key"
+    files = list(svc.files) + (list(svc.key_files) if auth else [])
     units = [f for f in files if f.endswith(".service")]
     ctx = dict(engine=engine, model=p.model, server=server, loopback=is_loopback(server.host),
                auth=auth, allow=list(server.allow), units=units, files=files,
                key_file=key_file_recipe(engine), allows_wx=p.allows_wx,
                device_allow=p.device_allow, groups=p.groups, startup_timeout=STARTUP_TIMEOUT,
-               memory=memory.estimate(p.model, server.context_size))
-    put(f"{svc_dir}/{svc_recipe}_1.0.bb", f"{templates}/service.bb.j2", **ctx)
+               memory=memory.estimate(p.model, server.context_size), model_dir=MODEL_DIR)
+    put(f"{svc_dir}/{svc.recipe}_1.0.bb", f"{templates}/service.bb.j2", **ctx)
     for f in files:
         put(f"{svc_dir}/files/{f}", f"{templates}/files/{f}.j2", **ctx)
     put(f"lib/oeqa/runtime/cases/{engine.oeqa}", f"{templates}/oeqa.py.j2",
-        service=engine.server.name, port=server.port, model_name=p.model.name,
+        service=svc.name, port=server.port, model_name=p.model.name,
         model_file=p.model.filename, model_dir=MODEL_DIR,
         key_file=key_file(engine) if auth else None, device_logs=p.device_logs)
 
     out.distro_features |= p.distro_features
-    out.packages |= {svc_recipe, *engine.packages}
+    out.packages |= {svc.recipe, *engine.packages}
     out.contents += [
-        (f"{recipe_dir}/", f"{engine.name} {engine.tag} ({', '.join(('cpu',) + p.backends)})"),
-        (f"{svc_dir}/", f"the {engine.name} server as a sandboxed systemd service"),
-        (f"lib/oeqa/runtime/cases/{engine.oeqa}", "testimage cases: service, health, chat, model checksum"),
+        (f"{svc_dir}/", f"the {engine.name} {'server' if engine.server else 'service'} "
+                        "as a sandboxed systemd service"),
+        (f"lib/oeqa/runtime/cases/{engine.oeqa}", "testimage cases: " + engine.oeqa_summary),
     ]
 
 

@@ -25,7 +25,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, Strict, Vali
                       model_validator)
 
 from . import fields, memory, specfile
-from .catalog import Catalog, Model, Shape, load_catalog
+from .catalog import Catalog, Engine, Model, Shape, load_catalog
 from .errors import SpecError
 
 class _Spec(BaseModel):
@@ -94,10 +94,16 @@ class ServerSpec(_Spec):
 
 
 class EngineSpec(_Spec):
-    backends: Annotated[List[fields.Name], AfterValidator(_unique("backend"))] = Field(
-        default_factory=lambda: ["openmp"], max_length=16,
-        description="Backends to enable besides the CPU backend (catalog: engines).")
-    server: ServerSpec = Field(default_factory=ServerSpec)
+    backends: Optional[Annotated[List[fields.Name], AfterValidator(_unique("backend"))]] = Field(
+        None, max_length=16,
+        description="Backends to enable besides the CPU backend (catalog: engines; "
+                    "default: the engine's default backends, openmp for llama-cpp).")
+    server: ServerSpec = Field(default_factory=ServerSpec,
+                               description="The engine's HTTP API (engines with a server only).")
+
+    def backends_of(self, engine: Engine) -> List[str]:
+        """The backends asked for, or the engine's defaults."""
+        return list(engine.default_backends if self.backends is None else self.backends)
 
 
 class ModelRef(_ByName):
@@ -130,11 +136,11 @@ class ImageSpec(_Spec):
         default_factory=lambda: ["ssh"], max_length=32, description="Image features (catalog: features).")
 
 
-def _default_models() -> List[ModelRef]:
-    """The catalog's default model of each engine: what a spec without `models` serves."""
+def _default_models(engines) -> List[dict]:
+    """The catalog's default model of each engine of the spec: what a spec without `models` gets."""
     catalog = load_catalog()
-    return [ModelRef(name=catalog.engines[e].default_model) for e in sorted(catalog.engines)
-            if catalog.engines[e].default_model]
+    return [{"name": catalog.engines[e].default_model} for e in sorted(engines)
+            if e in catalog.engines and catalog.engines[e].default_model]
 
 
 class Spec(_Spec):
@@ -147,10 +153,20 @@ class Spec(_Spec):
     boards: List[BoardRef] = Field(min_length=1, max_length=32)
     engines: Dict[fields.Name, EngineSpec] = Field(default_factory=lambda: {"llama-cpp": EngineSpec()},
                                                    min_length=1, max_length=8)
-    models: List[ModelRef] = Field(default_factory=_default_models, max_length=64,
-                                   description="Models to package (default: each engine's default "
-                                               "catalog model).")
+    models: List[ModelRef] = Field(default_factory=list, max_length=64,
+                                   description="Models to package (default: the default catalog model "
+                                               "of each of the spec's engines).")
     image: ImageSpec = Field(default_factory=ImageSpec)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _models_of_the_engines(cls, data: Any) -> Any:
+        """No `models`: the default model of each engine the spec names."""
+        if isinstance(data, dict) and "models" not in data:
+            engines = data.get("engines", {"llama-cpp": {}})
+            if isinstance(engines, dict):
+                data = {**data, "models": _default_models(engines)}
+        return data
 
     # -- resolved views (valid only after `check_meaning`) -----------------
     def resolved_models(self, catalog: Catalog) -> List[Model]:
@@ -254,11 +270,20 @@ def check_meaning(spec: Spec, catalog: Catalog) -> List[str]:
         if engine is None:
             problems.append(f"engines.{ename}: unknown engine '{ename}'; known: {_known(catalog.engines)}")
             continue
-        for j, bname in enumerate(espec.backends):
+        for i, ref in enumerate(spec.boards):
+            board = catalog.boards.get(ref.name)
+            if board is not None:
+                problems.extend(f"engines.{ename}: {ename} {why}"
+                                for why in _lacks(board, f"board '{ref.name}' (boards[{i}])",
+                                                  engine.needs, spec.releases))
+        if not engine.server and "server" in espec.model_fields_set:
+            problems.append(f"engines.{ename}.server: {ename} runs no server; drop server")
+        for j, bname in enumerate(espec.backends_of(engine)):
             backend = engine.backends.get(bname)
             where = f"engines.{ename}.backends[{j}]"
             if backend is None:
-                problems.append(f"{where}: unknown backend '{bname}' of {ename}; known: {_known(engine.backends)}")
+                problems.append(f"{where}: unknown backend '{bname}' of {ename}; "
+                                f"known: {_known(engine.backends) or 'none'}")
                 continue
             for i, ref in enumerate(spec.boards):
                 board = catalog.boards.get(ref.name)
@@ -267,7 +292,8 @@ def check_meaning(spec: Spec, catalog: Catalog) -> List[str]:
                 problems.extend(f"{where}: backend '{bname}' {why}"
                                 for why in _lacks(board, f"board '{ref.name}' (boards[{i}])",
                                                   backend.needs, spec.releases))
-        problems.extend(_check_server(f"engines.{ename}.server", espec.server))
+        if engine.server:
+            problems.extend(_check_server(f"engines.{ename}.server", espec.server))
         if model_problems:
             continue
         served = [m for m in spec.models if _engine_of(m, catalog) == ename]
@@ -276,7 +302,8 @@ def check_meaning(spec: Spec, catalog: Catalog) -> List[str]:
             problems.append(f"engines.{ename}.server.model: '{wanted}' is not one of the spec's "
                             f"{ename} models ({_known(m.name for m in served) or 'none'})")
         if not served:
-            problems.append(f"models: no model for engine '{ename}'; its server needs one")
+            needs = "its server needs one" if engine.server else "it needs one"
+            problems.append(f"models: no model for engine '{ename}'; {needs}")
 
     for k, feat in enumerate(spec.image.features):
         if feat not in catalog.features:
@@ -353,7 +380,8 @@ def layer_recipes(spec: Spec, catalog: Catalog) -> List[str]:
     """Names of the recipes the layer holds besides the image."""
     names = {"packagegroup-edgegenai", "packagegroup-edgegenai-accelerators"}
     for ename in spec.engines:
-        names.update({catalog.engines[ename].recipe, f"edgegenai-{ename}-server"})
+        engine = catalog.engines[ename]
+        names.update({engine.recipe, engine.service.recipe} - {None})
     names.update(f"model-{m.name}" for m in spec.models)
     for stack in catalog.stacks.values():
         names.update(part.recipe for part in (stack.driver, stack.firmware, stack.runtime) if part)

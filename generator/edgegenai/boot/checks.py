@@ -53,7 +53,7 @@ class Expectations:
                                                                                    server.host)
         entry = catalog.engines[engine]
         key_file = engines.key_file(entry) if server.auth == "api-key" else None
-        return cls(model_name=model.name, model_file=model.filename, service=entry.server.name,
+        return cls(model_name=model.name, model_file=model.filename, service=entry.service.name,
                    host=host, port=server.port, key_file=key_file)
 
     @property

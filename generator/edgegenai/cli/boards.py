@@ -25,10 +25,13 @@ def command():
     click.echo(table(rows, ["BOARD", "MACHINE", "ARCH", "RELEASES", "CAPABILITIES", "QEMU", "DESCRIPTION"]))
     engines = []
     for engine in sorted(catalog.engines.values(), key=lambda e: e.name):
-        for name, backend in sorted(engine.backends.items()):
+        rows = sorted(engine.backends.items()) or [("-", None)]
+        for name, backend in rows:
+            needs = engine.needs + (backend.needs if backend else [])
             boards = [b.name for b in sorted(catalog.boards.values(), key=lambda b: b.name)
-                      if any(all(n in b.capabilities_on(r) for n in backend.needs) for r in b.releases)]
-            engines.append([engine.name, name, ", ".join(boards) or "-", backend.summary])
+                      if any(all(n in b.capabilities_on(r) for n in needs) for r in b.releases)]
+            engines.append([engine.name, name, ", ".join(boards) or "-",
+                            backend.summary if backend else engine.summary])
     click.echo("")
     click.echo(table(engines, ["ENGINE", "BACKEND", "BOARDS", "WHAT"]))
     accelerators = []
