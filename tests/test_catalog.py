@@ -101,8 +101,12 @@ def test_every_engine_file_has_its_template(catalog):
 
     for engine in catalog.engines.values():
         base = templates_dir() / "layer" / "engines" / engine.name
-        names = ["service.bb.j2", "oeqa.py.j2"] + (["recipe.bb.j2"] if engine.recipe else [])
-        names += [f"files/{f}.j2" for f in engine.service.files + engine.service.key_files]
+        names = ["oeqa.py.j2"] + (["recipe.bb.j2"] if engine.recipe else [])
+        if engine.service:
+            names += ["service.bb.j2"]
+            names += [f"files/{f}.j2" for f in engine.service.files + engine.service.key_files]
+            assert any(f.endswith(".service") for f in engine.service.files), engine.name
+        else:
+            assert not engine.server, f"{engine.name}: a server needs a service"
         missing = [n for n in names if not (base / n).is_file()]
         assert not missing, f"{engine.name}: no template {missing}"
-        assert any(f.endswith(".service") for f in engine.service.files), engine.name

@@ -166,7 +166,8 @@ class Engine(_Data):
     summary: str
     homepage: str
     model_formats: List[str]
-    service: EngineService
+    # None: a library for applications (ONNX Runtime), with no service or model.
+    service: Optional[EngineService] = None
     # Packages the image installs besides the service (of the engine's recipe or a BSP's).
     packages: List[str] = Field(default_factory=list)
     # The oeqa runtime case module of the engine (lib/oeqa/runtime/cases/), and what it tests.
@@ -186,6 +187,8 @@ class Engine(_Data):
     # What a spec that names the engine without `backends` enables.
     default_backends: List[str] = Field(default_factory=list)
     server: bool = False
+    # The execution providers a library engine must offer (its oeqa case).
+    providers: List[str] = Field(default_factory=list)
     recipe: Optional[str] = None
     license: Optional[str] = None
     cve_product: Optional[str] = None

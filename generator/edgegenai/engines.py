@@ -13,7 +13,7 @@ model's estimate.  Pure: `put` decides where rendered files go.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, List, Set, Tuple
+from typing import Callable, List, Optional, Set, Tuple
 
 from . import memory
 from .catalog import Catalog, Engine, Model
@@ -45,7 +45,7 @@ class EnginePlan:
 
     engine: Engine
     backends: Tuple[str, ...]
-    model: Model
+    model: Optional[Model]  # None: a library engine without a service
 
     def _enabled(self):
         return [self.engine.backends[b] for b in self.backends]
@@ -122,7 +122,13 @@ def _render_engine(p: EnginePlan, server, put: Put, out: EngineLayer) -> None:
         out.contents.append(
             (f"{recipe_dir}/", f"{engine.name} {engine.tag} ({', '.join(('cpu',) + p.backends)})"))
 
+    out.distro_features |= p.distro_features
+    out.packages |= set(engine.packages)
     svc = engine.service
+    if svc is None:
+        put(f"lib/oeqa/runtime/cases/{engine.oeqa}", f"{templates}/oeqa.py.j2", engine=engine)
+        out.contents.append((f"lib/oeqa/runtime/cases/{engine.oeqa}", "testimage cases: " + engine.oeqa_summary))
+        return
     svc_dir = f"recipes-ai/{svc.recipe}"
     auth = engine.server and server.auth == "api-key"
     files = list(svc.files) + (list(svc.key_files) if auth else [])
@@ -140,8 +146,7 @@ def _render_engine(p: EnginePlan, server, put: Put, out: EngineLayer) -> None:
         model_file=p.model.filename, model_dir=MODEL_DIR,
         key_file=key_file(engine) if auth else None, device_logs=p.device_logs)
 
-    out.distro_features |= p.distro_features
-    out.packages |= {svc.recipe, *engine.packages}
+    out.packages.add(svc.recipe)
     out.contents += [
         (f"{svc_dir}/", f"the {engine.name} {'server' if engine.server else 'service'} "
                         "as a sandboxed systemd service"),

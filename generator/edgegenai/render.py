@@ -160,7 +160,8 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
         + (["packagegroup-edgegenai-accelerators"] if fitted(spec, catalog) else [])
         + ["${CORE_IMAGE_EXTRA_INSTALL}"],
         image_features=image_features, qemu_memory=sorted(qemu_memory),
-        services=[f"{p.engine.name}" for p in plans], served=[p.model.name for p in plans])
+        services=[p.engine.name for p in plans if p.engine.server],
+        served=[p.model.name for p in plans if p.engine.server], engines=[p.engine.name for p in plans])
     contents.append(("recipes-core/packagegroups/", "packagegroup-edgegenai"))
     contents.append((f"recipes-core/images/{spec.image.name}.bb", "the image"))
 
@@ -177,7 +178,7 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     put(f"{LAYER}/classes/edgegenai_model.bbclass", "layer/classes/edgegenai_model.bbclass.j2")
     depend_repos = {c: releases[0].repos[catalog.layers[c].repo].url for c in collections}
     put(f"{LAYER}/README.md", "layer/README.md.j2", engines=[p.engine.name for p in plans],
-        served=[p.model.name for p in plans], layer_depends=collections, depend_repos=depend_repos,
+        served=[p.model.name for p in plans if p.engine.server], layer_depends=collections, depend_repos=depend_repos,
         layerseries=layerseries, contents=contents)
     files[f"{LAYER}/COPYING.MIT"] = env.get_template("layer/COPYING.MIT").render()
 

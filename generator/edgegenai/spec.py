@@ -178,10 +178,11 @@ class Spec(_Spec):
                 out.append(Model(**ref.model_dump(exclude_none=True)))
         return out
 
-    def served_model(self, engine: str, catalog: Catalog) -> Model:
+    def served_model(self, engine: str, catalog: Catalog) -> Optional[Model]:
+        """The model the engine's service runs (None for a library engine without models)."""
         models = [m for m in self.resolved_models(catalog) if m.engine == engine]
         wanted = self.engines[engine].server.model
-        return next(m for m in models if wanted in (None, m.name))
+        return next((m for m in models if wanted in (None, m.name)), None)
 
 
 # --------------------------------------------------------------------------
@@ -301,7 +302,7 @@ def check_meaning(spec: Spec, catalog: Catalog) -> List[str]:
         if wanted is not None and wanted not in [m.name for m in served]:
             problems.append(f"engines.{ename}.server.model: '{wanted}' is not one of the spec's "
                             f"{ename} models ({_known(m.name for m in served) or 'none'})")
-        if not served:
+        if not served and engine.service:
             needs = "its server needs one" if engine.server else "it needs one"
             problems.append(f"models: no model for engine '{ename}'; {needs}")
 
@@ -319,6 +320,8 @@ def _check_memory(spec: Spec, catalog: Catalog) -> List[str]:
     problems = []
     for ename, espec in spec.engines.items():
         model = spec.served_model(ename, catalog)
+        if model is None:
+            continue
         est = memory.estimate(model, espec.server.context_size)
         for i, ref in enumerate(spec.boards):
             board = catalog.boards[ref.name]
@@ -381,7 +384,7 @@ def layer_recipes(spec: Spec, catalog: Catalog) -> List[str]:
     names = {"packagegroup-edgegenai", "packagegroup-edgegenai-accelerators"}
     for ename in spec.engines:
         engine = catalog.engines[ename]
-        names.update({engine.recipe, engine.service.recipe} - {None})
+        names.update({engine.recipe, engine.service.recipe if engine.service else None} - {None})
     names.update(f"model-{m.name}" for m in spec.models)
     for stack in catalog.stacks.values():
         names.update(part.recipe for part in (stack.driver, stack.firmware, stack.runtime) if part)
