@@ -157,3 +157,13 @@ def test_an_onnx_model_is_not_served_by_llama_cpp(catalog):
         _spec(catalog, engines={"llama-cpp": {}}, models=["smollm2-360m-instruct-q4-k-m", "mnist-8-onnx"])
     assert err.value.problems == [
         "models[1].engine: engine 'tensorrt' is not in the spec's engines (llama-cpp)"]
+
+
+def test_tensorrt_python_bindings_only_where_they_match_the_core(catalog):
+    group = "meta-edgegenai/recipes-core/packagegroups/packagegroup-edgegenai.bb"
+    both = render(_spec(catalog, engines={"tensorrt": {}}), catalog)[group]
+    assert 'EDGEGENAI_RELEASE_RDEPENDS[scarthgap] = "python3-tensorrt"\n' in both
+    assert "EDGEGENAI_RELEASE_RDEPENDS[wrynose]" not in both
+    assert "d.getVarFlag('EDGEGENAI_RELEASE_RDEPENDS', d.getVar('LAYERSERIES_CORENAMES'))" in both
+    wrynose = render(_spec(catalog, engines={"tensorrt": {}}, releases=["wrynose"]), catalog)[group]
+    assert "python3-tensorrt" not in wrynose

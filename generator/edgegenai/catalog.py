@@ -168,8 +168,10 @@ class Engine(_Data):
     model_formats: List[str]
     # None: a library for applications (ONNX Runtime), with no service or model.
     service: Optional[EngineService] = None
-    # Packages the image installs besides the service (of the engine's recipe or a BSP's).
+    # Packages the image installs besides the service (of the engine's recipe or a BSP's),
+    # and those it installs on some releases only.
     packages: List[str] = Field(default_factory=list)
+    release_packages: Dict[str, List[str]] = Field(default_factory=dict)
     # The oeqa runtime case module of the engine (lib/oeqa/runtime/cases/), and what it tests.
     oeqa: str
     oeqa_summary: str

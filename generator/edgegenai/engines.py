@@ -13,7 +13,7 @@ model's estimate.  Pure: `put` decides where rendered files go.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Set, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from . import memory
 from .catalog import Catalog, Engine, Model
@@ -95,6 +95,8 @@ class EngineLayer:
     contents: List[Tuple[str, str]] = field(default_factory=list)  # layer README rows
     distro_features: Set[str] = field(default_factory=set)
     packages: Set[str] = field(default_factory=set)  # into packagegroup-edgegenai
+    # release -> packages installed on that release only
+    release_packages: Dict[str, Set[str]] = field(default_factory=dict)
 
 
 def render_engines(spec: Spec, plans: List[EnginePlan], put: Put) -> EngineLayer:
@@ -105,11 +107,11 @@ def render_engines(spec: Spec, plans: List[EnginePlan], put: Put) -> EngineLayer
     """
     out = EngineLayer()
     for p in plans:
-        _render_engine(p, spec.engines[p.engine.name].server, put, out)
+        _render_engine(p, spec.engines[p.engine.name].server, spec.releases, put, out)
     return out
 
 
-def _render_engine(p: EnginePlan, server, put: Put, out: EngineLayer) -> None:
+def _render_engine(p: EnginePlan, server, releases: List[str], put: Put, out: EngineLayer) -> None:
     engine = p.engine
     templates = f"layer/engines/{engine.name}"
     if engine.recipe:
@@ -124,6 +126,9 @@ def _render_engine(p: EnginePlan, server, put: Put, out: EngineLayer) -> None:
 
     out.distro_features |= p.distro_features
     out.packages |= set(engine.packages)
+    for release in releases:
+        if engine.release_packages.get(release):
+            out.release_packages.setdefault(release, set()).update(engine.release_packages[release])
     svc = engine.service
     if svc is None:
         put(f"lib/oeqa/runtime/cases/{engine.oeqa}", f"{templates}/oeqa.py.j2", engine=engine)

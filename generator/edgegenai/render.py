@@ -151,7 +151,8 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
 
     rdepends = sorted(engine_layer.packages | {f"model-{m.name}" for m in models})
     put(f"{LAYER}/recipes-core/packagegroups/packagegroup-edgegenai.bb",
-        "layer/recipes-core/packagegroups/packagegroup-edgegenai.bb.j2", rdepends=rdepends)
+        "layer/recipes-core/packagegroups/packagegroup-edgegenai.bb.j2", rdepends=rdepends,
+        release_rdepends=sorted((r, sorted(p)) for r, p in engine_layer.release_packages.items()))
     image_features = sorted({f for name in spec.image.features
                              for f in catalog.features[name].image_features})
     qemu_memory = [(b.machine, b.memory_mb) for b in boards if b.qemu]
