@@ -169,3 +169,35 @@ def test_progress_from_recorded_output():
     assert state.running == {}
     assert state.errors == 2 and state.phase == "done"
     assert state.summary.endswith("and 1 failed.")
+
+
+def test_a_board_with_proprietary_bsp_software_needs_its_terms_accepted(tmp_path):
+    from edgegenai.catalog import load_catalog
+    from edgegenai.render import render
+    from edgegenai.spec import load_spec
+    from edgegenai import writer
+
+    repo = tmp_path / "repo"
+    writer.write(render(load_spec(ROOT / "examples" / "jetson-orin.yaml")), repo)
+    catalog = load_catalog()
+    with pytest.raises(UserError) as err:
+        invocation.plan(catalog, "jetson-orin-nano-devkit", repo, environ={})
+    assert str(err.value) == ("jetson-orin-nano-devkit needs meta-tegra's proprietary software: read the "
+                              "terms in kas/opt/nvidia-jetson.yml, then add --opt nvidia-jetson")
+    inv = invocation.plan(catalog, "jetson-orin-nano-devkit", repo, opts=("nvidia-jetson",), environ={})
+    assert inv.config == "kas/jetson-orin-nano-devkit.yml:kas/opt/nvidia-jetson.yml"
+
+
+def test_the_bsp_s_flashing_package_is_listed_as_what_to_flash(tmp_path):
+    from edgegenai.builder import artefacts
+    from edgegenai.catalog import load_catalog
+
+    board = load_catalog().boards["jetson-orin-nano-devkit"]
+    deploy = tmp_path / "deploy"
+    deploy.mkdir()
+    for name in ("edgegenai-image-jetson-orin-nano-devkit.rootfs.tegraflash-tar.zst",
+                 "edgegenai-image-jetson-orin-nano-devkit.rootfs.ext4"):
+        (deploy / name).write_bytes(b"x")
+    kinds = {a.path.name: a.kind for a in artefacts.collect(deploy, board, "edgegenai-image")}
+    assert kinds == {"edgegenai-image-jetson-orin-nano-devkit.rootfs.ext4": "image",
+                     "edgegenai-image-jetson-orin-nano-devkit.rootfs.tegraflash-tar.zst": "flash"}

@@ -33,6 +33,8 @@ def _kind(name: str, board: Board) -> str:
         return "sbom"
     if board.qemu and name == board.qemu.kernel_image:
         return "kernel"
+    if any(name.endswith(f".rootfs.{kind}") for kind in board.deploy.values()):
+        return "flash"  # the BSP's flashing package (tegraflash)
     if name.endswith(".manifest"):
         return "manifest"
     if name.endswith((".testdata.json", ".qemuboot.conf")):

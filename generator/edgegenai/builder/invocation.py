@@ -63,6 +63,14 @@ def plan(catalog: Catalog, board: str, repo: Path, *, release: Optional[str] = N
             options = [o for o in available if o not in catalog.releases]
             problems.append(f"unknown option {opt!r}; known: {', '.join(options) or 'none'}")
         fragments.append(opt)
+    if board in catalog.boards:
+        # Proprietary BSP software is accepted explicitly, never by default:
+        # say so now rather than after BitBake has parsed for minutes.
+        for coll in catalog.boards[board].layers:
+            flag = catalog.layers[coll].licence_flag
+            if flag and flag not in opts:
+                problems.append(f"{board} needs {catalog.layers[coll].repo}'s proprietary software: "
+                                f"read the terms in kas/opt/{flag}.yml, then add --opt {flag}")
     if problems:
         raise UserError(problems)
     config = ":".join([f"kas/{board}.yml"] + [f"kas/opt/{f}.yml" for f in fragments])
