@@ -178,7 +178,8 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
         preferred_versions=runtime_versions(spec, catalog), licence_layers=licence_layers)
     put(f"{LAYER}/classes/edgegenai_model.bbclass", "layer/classes/edgegenai_model.bbclass.j2")
     depend_repos = {c: releases[0].repos[catalog.layers[c].repo].url for c in collections}
-    put(f"{LAYER}/README.md", "layer/README.md.j2", engines=[p.engine.name for p in plans],
+    put(f"{LAYER}/README.md", "layer/README.md.j2", engines=[p.engine.name for p in plans if p.engine.server],
+        other_engines=[p.engine.name for p in plans if not p.engine.server],
         served=[p.model.name for p in plans if p.engine.server], layer_depends=collections, depend_repos=depend_repos,
         layerseries=layerseries, contents=contents)
     files[f"{LAYER}/COPYING.MIT"] = env.get_template("layer/COPYING.MIT").render()
