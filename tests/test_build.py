@@ -171,21 +171,39 @@ def test_progress_from_recorded_output():
     assert state.summary.endswith("and 1 failed.")
 
 
-def test_a_board_with_proprietary_bsp_software_needs_its_terms_accepted(tmp_path):
+def test_a_board_with_restricted_terms_needs_them_accepted(tmp_path):
+    from edgegenai import licences, writer
     from edgegenai.catalog import load_catalog
     from edgegenai.render import render
     from edgegenai.spec import load_spec
-    from edgegenai import writer
 
     repo = tmp_path / "repo"
-    writer.write(render(load_spec(ROOT / "examples" / "jetson-orin.yaml")), repo)
+    spec = load_spec(ROOT / "examples" / "jetson-orin.yaml")
+    writer.write(render(spec), repo)
     catalog = load_catalog()
+    needed = tuple(t.flag for t in licences.for_board(spec, catalog, "jetson-orin-nano-devkit"))
+    assert needed == ("nvidia-jetson",)
     with pytest.raises(UserError) as err:
-        invocation.plan(catalog, "jetson-orin-nano-devkit", repo, environ={})
-    assert str(err.value) == ("jetson-orin-nano-devkit needs meta-tegra's proprietary software: read the "
-                              "terms in kas/opt/nvidia-jetson.yml, then add --opt nvidia-jetson")
-    inv = invocation.plan(catalog, "jetson-orin-nano-devkit", repo, opts=("nvidia-jetson",), environ={})
+        invocation.plan(catalog, "jetson-orin-nano-devkit", repo, environ={}, licence_flags=needed)
+    assert str(err.value) == ("jetson-orin-nano-devkit needs the terms of licence flag nvidia-jetson "
+                              "accepted: read kas/opt/nvidia-jetson.yml, then add --opt nvidia-jetson")
+    inv = invocation.plan(catalog, "jetson-orin-nano-devkit", repo, opts=("nvidia-jetson",), environ={},
+                          licence_flags=needed)
     assert inv.config == "kas/jetson-orin-nano-devkit.yml:kas/opt/nvidia-jetson.yml"
+
+
+def test_the_build_command_asks_for_hailo_s_firmware_terms(tmp_path, monkeypatch, capsys):
+    from edgegenai import writer
+    from edgegenai.render import render
+    from edgegenai.spec import load_spec
+
+    spec_file = ROOT / "examples" / "raspberrypi5-hailo.yaml"
+    writer.write(render(load_spec(spec_file)), tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        main(["build", "raspberrypi5", "--repo", str(tmp_path), "--spec", str(spec_file)])
+    assert exit_.value.code == 2
+    assert ("raspberrypi5 needs the terms of licence flag hailo-firmware accepted: read "
+            "kas/opt/hailo-firmware.yml, then add --opt hailo-firmware") in capsys.readouterr().err
 
 
 def test_the_bsp_s_flashing_package_is_listed_as_what_to_flash(tmp_path):

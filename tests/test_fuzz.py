@@ -116,6 +116,10 @@ def meaning(files: Dict[str, str], out: Path) -> Dict[str, object]:
             verbatim[rel.rsplit("/", 1)[1]] = text
         elif rel.startswith("kas/") and rel.endswith(".yml"):
             data = yaml.safe_load(text)
+            if rel.startswith("kas/opt/") and rel[len("kas/opt/"):-len(".yml")] not in FIXED_OPTS:
+                # Named after the flag, as is its local_conf_header entry: the flag is the value.
+                rel = "kas/opt/<licence flag>.yml"
+                data["local_conf_header"] = {"<flag>": v for v in data["local_conf_header"].values()}
             kas.append((rel, _keys(data)))
         elif rel.endswith(".py"):
             tree = ast.parse(text)
@@ -134,8 +138,12 @@ def _keys(data, prefix=()) -> Tuple:
 
 
 # Fields whose presence is itself meaningful: the harmless twin of a value.
-# Any licence flag adds LICENSE_FLAGS to the recipe; none leaves it out.
-TWINS = {"models[0].license_flags": lambda v: "commercial" if v else ""}
+# Any licence flag adds LICENSE_FLAGS to the recipe and a kas fragment of
+# its own (kas/opt/<flag>.yml); none leaves them out.
+TWINS = {"models[0].license_flags":
+         lambda v: " ".join(f"commercial{i}" for i, _ in enumerate(dict.fromkeys(v.split())))}
+# kas option fragments that are not a licence flag's.
+FIXED_OPTS = ("debug", "wrynose", "scarthgap")
 
 
 @lru_cache(maxsize=8)

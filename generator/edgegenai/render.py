@@ -13,7 +13,7 @@ from typing import Dict, List, Tuple
 
 import jinja2
 
-from . import engines, escape
+from . import engines, escape, licences
 from .accelerators import dynamic_layers, fitted, render_accelerators, runtime_versions
 from .catalog import Board, Catalog, Layer, Release, load_catalog
 from .spec import Spec
@@ -111,6 +111,18 @@ def _licence_layers(boards: List[Board], catalog: Catalog) -> List[Layer]:
     return [found[c] for c in sorted(found)]
 
 
+def _kconfig_licences(restricted: List[licences.Terms]) -> List[dict]:
+    """One Kconfig option per licence flag, with a symbol no other flag maps to."""
+    out, used = [], set()
+    for t in restricted:
+        symbol, n = _symbol(t.flag), 2
+        while symbol in used:
+            symbol, n = f"{_symbol(t.flag)}_{n}", n + 1
+        used.add(symbol)
+        out.append({"symbol": symbol, "flag": t.flag, "boards": ", ".join(t.boards)})
+    return out
+
+
 def _symbol(name: str) -> str:
     """A Kconfig symbol suffix: qemux86-64 -> QEMUX86_64."""
     return "".join(c if c.isalnum() else "_" for c in name).upper()
@@ -188,14 +200,14 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     default = releases[0]
     put(f"{KAS}/include/edgegenai.yml", "kas/include.yml.j2", default_release=default,
         repos=_repos(default, catalog, collections, bsp))
+    restricted = licences.terms(spec, catalog)
     for board in boards:
-        flags = sorted({catalog.layers[c].licence_flag for c in board.layers} - {None})
         put(f"{KAS}/{board.name}.yml", "kas/board.yml.j2", board=board,
             other_releases=[r.name for r in releases[1:]], board_repos=_board_repos(board, catalog),
-            licence_flags=flags, deploy=[(r, board.deploy[r]) for r in spec.releases if r in board.deploy])
-    for layer in licence_layers:
-        put(f"{KAS}/opt/{layer.licence_flag}.yml", "kas/licence.yml.j2", flag=layer.licence_flag,
-            details=layer.licence_details)
+            licence_flags=[t.flag for t in restricted if board.name in t.boards],
+            deploy=[(r, board.deploy[r]) for r in spec.releases if r in board.deploy])
+    for t in restricted:
+        put(f"{KAS}/opt/{t.flag}.yml", "kas/licence.yml.j2", flag=t.flag, details=t.details)
     for release in releases:
         put(f"{KAS}/opt/{release.name}.yml", "kas/release.yml.j2", release=release,
             repos=_repos(release, catalog, collections, bsp))
@@ -204,6 +216,5 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
         boards=[{"symbol": _symbol(b.name), "name": b.name, "machine": b.machine, "arch": b.arch,
                  "description": b.description} for b in boards],
         releases=[{"symbol": _symbol(r.name), "name": r.name, "version": r.version} for r in releases],
-        licence_layers=[{"symbol": _symbol(layer.licence_flag), "flag": layer.licence_flag,
-                         "name": layer.repo} for layer in licence_layers])
+        licences=_kconfig_licences(restricted))
     return dict(sorted(files.items()))

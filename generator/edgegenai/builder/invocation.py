@@ -38,8 +38,13 @@ def _available(kas_dir: Path) -> List[str]:
 def plan(catalog: Catalog, board: str, repo: Path, *, release: Optional[str] = None,
          opts: Tuple[str, ...] = (), container: bool = False,
          shared: Optional[Mapping[str, Optional[str]]] = None,
-         environ: Optional[Mapping[str, str]] = None) -> Invocation:
-    """The kas call for `board`; a UserError lists every unknown name at once."""
+         environ: Optional[Mapping[str, str]] = None,
+         licence_flags: Tuple[str, ...] = ()) -> Invocation:
+    """The kas call for `board`; a UserError lists every unknown name at once.
+
+    `licence_flags`: the flags the board's build needs accepted (licences.py);
+    each must be among `opts`.
+    """
     environ = dict(os.environ if environ is None else environ)
     kas_dir = repo / "kas"
     problems = []
@@ -63,14 +68,12 @@ def plan(catalog: Catalog, board: str, repo: Path, *, release: Optional[str] = N
             options = [o for o in available if o not in catalog.releases]
             problems.append(f"unknown option {opt!r}; known: {', '.join(options) or 'none'}")
         fragments.append(opt)
-    if board in catalog.boards:
-        # Proprietary BSP software is accepted explicitly, never by default:
-        # say so now rather than after BitBake has parsed for minutes.
-        for coll in catalog.boards[board].layers:
-            flag = catalog.layers[coll].licence_flag
-            if flag and flag not in opts:
-                problems.append(f"{board} needs {catalog.layers[coll].repo}'s proprietary software: "
-                                f"read the terms in kas/opt/{flag}.yml, then add --opt {flag}")
+    # Restricted terms are accepted explicitly, never by default: say so now
+    # rather than after BitBake has parsed for minutes.
+    for flag in licence_flags:
+        if flag not in opts:
+            problems.append(f"{board} needs the terms of licence flag {flag} accepted: read "
+                            f"kas/opt/{flag}.yml, then add --opt {flag}")
     if problems:
         raise UserError(problems)
     config = ":".join([f"kas/{board}.yml"] + [f"kas/opt/{f}.yml" for f in fragments])

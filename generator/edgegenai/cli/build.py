@@ -22,6 +22,7 @@ import click
 
 from ..builder import artefacts, host, invocation, runner
 from ..builder.progress import BuildState
+from .. import licences
 from ..catalog import load_catalog
 from ..spec import load_spec
 
@@ -74,9 +75,11 @@ def command(board, release, opts, container, dl_dir, sstate_dir, sstate_mirrors,
     shared = {"DL_DIR": dl_dir, "SSTATE_DIR": sstate_dir, "SSTATE_MIRRORS": sstate_mirrors}
     if hashserve:
         shared.update(BB_HASHSERVE="auto", BB_HASHSERVE_UPSTREAM=hashserve)
+    needed = tuple(t.flag for t in licences.for_board(spec, catalog, board)) \
+        if board in [b.name for b in spec.boards] else ()
     inv = invocation.plan(catalog, board, repo.absolute(), release=release,
                           opts=tuple(o for o in opts.split(",") if o), container=container,
-                          shared=shared)
+                          shared=shared, licence_flags=needed)
     host.check(inv.build_dir, container=container, min_free_gb=min_free_gb)
     log_path = inv.build_dir / "edgegenai-build.log"
     click.echo(f"edgegenai: {' '.join(inv.argv)}  (log: {log_path})")
