@@ -126,17 +126,27 @@ class Board(_Data):
         return [r for r in self.releases if capability in self.capabilities_on(r)]
 
 
-class Backend(_Data):
-    name: str
-    summary: str
-    packageconfig: Optional[str] = None
-    always: bool = False
+class Requirements(_Data):
+    """What an engine or one of its backends needs from the board, the build and the sandbox.
+
+    Board capabilities (boards.yaml), layer collections and DISTRO_FEATURES;
+    and for the service: whether W^X can be enforced, the device nodes it
+    opens and the groups that open them.
+    """
+
     needs: List[str] = Field(default_factory=list)
     distro_features: List[str] = Field(default_factory=list)
     layers: List[str] = Field(default_factory=list)
     allows_wx: bool = False
     device_allow: List[str] = Field(default_factory=list)
     groups: List[str] = Field(default_factory=list)
+
+
+class Backend(Requirements):
+    name: str
+    summary: str
+    packageconfig: Optional[str] = None
+    always: bool = False
     # A regular expression the server's log matches once the backend found
     # its device (what the oeqa case looks for).
     device_log: Optional[str] = None
@@ -153,7 +163,7 @@ class EngineService(_Data):
     key_files: List[str] = Field(default_factory=list)
 
 
-class Engine(_Data):
+class Engine(Requirements):
     """An inference engine: built by a recipe of ours, or packaged by a BSP.
 
     An engine with `recipe` is built from its pinned source (`srcrev`,
@@ -177,14 +187,7 @@ class Engine(_Data):
     oeqa_summary: str
     # The model a spec with this engine but without `models` gets (models.yaml).
     default_model: Optional[str] = None
-    # Board capabilities, layer collections and DISTRO_FEATURES the engine itself needs.
-    needs: List[str] = Field(default_factory=list)
-    layers: List[str] = Field(default_factory=list)
-    distro_features: List[str] = Field(default_factory=list)
-    # Device access of the engine itself (not of a backend).
-    allows_wx: bool = False
-    device_allow: List[str] = Field(default_factory=list)
-    groups: List[str] = Field(default_factory=list)
+    # (Requirements: what the engine itself needs, whatever its backends.)
     backends: Dict[str, Backend] = Field(default_factory=dict)
     # What a spec that names the engine without `backends` enables.
     default_backends: List[str] = Field(default_factory=list)

@@ -4,7 +4,7 @@ Per engine: its recipe (built from its pinned source, one PACKAGECONFIG per
 backend), its server as a service recipe with the files the catalog names
 (unit, defaults, health check and, with `auth: api-key`, the first-boot
 key), and an oeqa case.  Which files an engine has is catalog data
-(`engines.yaml`: `server.files`, `server.key_files`, `oeqa`); the contract
+(`engines.yaml`: `service.files`, `service.key_files`, `oeqa`); the contract
 the files keep is shared by every engine: a health endpoint, the sandbox,
 device access from the backends' catalog entries, memory limits from the
 model's estimate.  Pure: `put` decides where rendered files go.
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from . import memory
-from .catalog import Catalog, Engine, Model
+from .catalog import Catalog, Engine, Model, Requirements
 from .fields import is_loopback
 from .oepaths import expand
 from .spec import Spec
@@ -47,35 +47,37 @@ class EnginePlan:
     backends: Tuple[str, ...]
     model: Optional[Model]  # None: a library engine without a service
 
-    def _enabled(self):
-        return [self.engine.backends[b] for b in self.backends]
+    def _parts(self) -> List[Requirements]:
+        """The engine and its enabled backends: what each needs adds up."""
+        return [self.engine, *(self.engine.backends[b] for b in self.backends)]
 
     @property
     def allows_wx(self) -> bool:
-        return self.engine.allows_wx or any(b.allows_wx for b in self._enabled())
+        return any(part.allows_wx for part in self._parts())
 
     @property
     def device_allow(self) -> List[str]:
         """Device nodes the service must open (the engine's, a GPU backend's)."""
-        return sorted({*self.engine.device_allow, *(d for b in self._enabled() for d in b.device_allow)})
+        return sorted({d for part in self._parts() for d in part.device_allow})
 
     @property
     def groups(self) -> List[str]:
-        return sorted({*self.engine.groups, *(g for b in self._enabled() for g in b.groups)})
+        return sorted({g for part in self._parts() for g in part.groups})
 
     @property
     def device_logs(self) -> List[str]:
         """What the server logs when its backends reached their devices (oeqa)."""
-        return sorted({b.device_log for b in self._enabled() if b.device_log})
+        return sorted({self.engine.backends[b].device_log for b in self.backends
+                       if self.engine.backends[b].device_log})
 
     @property
     def collections(self) -> Set[str]:
         """Layer collections the engine and its enabled backends' dependencies come from."""
-        return {*self.engine.layers, *(c for b in self._enabled() for c in b.layers)}
+        return {c for part in self._parts() for c in part.layers}
 
     @property
     def distro_features(self) -> Set[str]:
-        return {*self.engine.distro_features, *(f for b in self._enabled() for f in b.distro_features)}
+        return {f for part in self._parts() for f in part.distro_features}
 
 
 def plan(spec: Spec, catalog: Catalog) -> List[EnginePlan]:
@@ -160,5 +162,5 @@ def _render_engine(p: EnginePlan, server, releases: List[str], put: Put, out: En
 
 
 def collections(plans: List[EnginePlan]) -> Set[str]:
-    """Layer collections the engines' backends depend on."""
+    """Layer collections the engines and their backends depend on."""
     return {c for p in plans for c in p.collections}

@@ -15,7 +15,7 @@ import jinja2
 
 from . import engines, escape, licences
 from .accelerators import dynamic_layers, fitted, render_accelerators, runtime_versions
-from .catalog import Board, Catalog, Layer, Release, load_catalog
+from .catalog import Board, Catalog, Release, load_catalog
 from .spec import Spec
 
 LAYER = "meta-edgegenai"
@@ -105,12 +105,6 @@ def _board_repos(board: Board, catalog: Catalog) -> List[Tuple[str, List[str]]]:
     return sorted(out.items())
 
 
-def _licence_layers(boards: List[Board], catalog: Catalog) -> List[Layer]:
-    """BSP layers of the spec's boards that ship proprietary software unflagged."""
-    found = {c: catalog.layers[c] for b in boards for c in b.layers if catalog.layers[c].licence_flag}
-    return [found[c] for c in sorted(found)]
-
-
 def _kconfig_licences(restricted: List[licences.Terms]) -> List[dict]:
     """One Kconfig option per licence flag, with a symbol no other flag maps to."""
     out, used = [], set()
@@ -133,6 +127,8 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     catalog = catalog or load_catalog()
     env = make_environment()
     plans = engines.plan(spec, catalog)
+    servers = [p for p in plans if p.engine.server]
+    restricted = licences.terms(spec, catalog)
     models = spec.resolved_models(catalog)
     releases = [catalog.releases[r] for r in spec.releases]
     boards = [catalog.boards[b.name] for b in spec.boards]
@@ -173,8 +169,8 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
         + (["packagegroup-edgegenai-accelerators"] if fitted(spec, catalog) else [])
         + ["${CORE_IMAGE_EXTRA_INSTALL}"],
         image_features=image_features, qemu_memory=sorted(qemu_memory),
-        services=[p.engine.name for p in plans if p.engine.server],
-        served=[p.model.name for p in plans if p.engine.server], engines=[p.engine.name for p in plans])
+        services=[p.engine.name for p in servers], served=[p.model.name for p in servers],
+        engines=[p.engine.name for p in plans])
     contents.append(("recipes-core/packagegroups/", "packagegroup-edgegenai"))
     contents.append((f"recipes-core/images/{spec.image.name}.bb", "the image"))
 
@@ -184,15 +180,16 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     put(f"{LAYER}/conf/layer.conf", "layer/conf/layer.conf.j2",
         layer_depends=collections, layerseries=layerseries,
         dynamic=dynamic_layers(spec, catalog))
-    licence_layers = _licence_layers(boards, catalog)
+    # BSP layers whose proprietary recipes the distro flags.
+    licence_layers = [catalog.layers[t.layer] for t in restricted if t.layer]
     put(f"{LAYER}/conf/distro/edgegenai.conf", "layer/conf/distro/edgegenai.conf.j2",
         distro_features_append=sorted(distro_features),
         preferred_versions=runtime_versions(spec, catalog), licence_layers=licence_layers)
     put(f"{LAYER}/classes/edgegenai_model.bbclass", "layer/classes/edgegenai_model.bbclass.j2")
     depend_repos = {c: releases[0].repos[catalog.layers[c].repo].url for c in collections}
-    put(f"{LAYER}/README.md", "layer/README.md.j2", engines=[p.engine.name for p in plans if p.engine.server],
+    put(f"{LAYER}/README.md", "layer/README.md.j2", engines=[p.engine.name for p in servers],
         other_engines=[p.engine.name for p in plans if not p.engine.server],
-        served=[p.model.name for p in plans if p.engine.server], layer_depends=collections, depend_repos=depend_repos,
+        served=[p.model.name for p in servers], layer_depends=collections, depend_repos=depend_repos,
         layerseries=layerseries, contents=contents)
     files[f"{LAYER}/COPYING.MIT"] = env.get_template("layer/COPYING.MIT").render()
 
@@ -200,7 +197,6 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     default = releases[0]
     put(f"{KAS}/include/edgegenai.yml", "kas/include.yml.j2", default_release=default,
         repos=_repos(default, catalog, collections, bsp))
-    restricted = licences.terms(spec, catalog)
     for board in boards:
         put(f"{KAS}/{board.name}.yml", "kas/board.yml.j2", board=board,
             other_releases=[r.name for r in releases[1:]], board_repos=_board_repos(board, catalog),

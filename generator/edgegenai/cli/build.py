@@ -75,8 +75,7 @@ def command(board, release, opts, container, dl_dir, sstate_dir, sstate_mirrors,
     shared = {"DL_DIR": dl_dir, "SSTATE_DIR": sstate_dir, "SSTATE_MIRRORS": sstate_mirrors}
     if hashserve:
         shared.update(BB_HASHSERVE="auto", BB_HASHSERVE_UPSTREAM=hashserve)
-    needed = tuple(t.flag for t in licences.for_board(spec, catalog, board)) \
-        if board in [b.name for b in spec.boards] else ()
+    needed = tuple(t.flag for t in licences.for_board(spec, catalog, board))
     inv = invocation.plan(catalog, board, repo.absolute(), release=release,
                           opts=tuple(o for o in opts.split(",") if o), container=container,
                           shared=shared, licence_flags=needed)
