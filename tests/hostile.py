@@ -17,6 +17,7 @@ CUSTOM_MODEL: Dict[str, Any] = {
     "sha256": "a" * 64, "size": 1000, "license": "Apache-2.0",
     "lic_files_chksum": "file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10",
     "license_flags": "", "homepage": "https://example.com/mine", "source": "https://example.com/src",
+    "quantization": "F16", "quantize": {"default": "Q4_K_M", "qemuarm64": "Q8_0"},
 }
 
 BASE: Dict[str, Any] = {
@@ -35,7 +36,8 @@ STRING_FIELDS: List[str] = [
     "project", "releases[0]", "boards[0]", "engines.llama-cpp.backends[0]",
     "engines.llama-cpp.server.host", "engines.llama-cpp.server.model", "engines.llama-cpp.server.auth",
     "image.name", "image.features[0]",
-] + [f"models[0].{k}" for k in CUSTOM_MODEL if isinstance(CUSTOM_MODEL[k], str)]
+] + [f"models[0].{k}" for k in CUSTOM_MODEL if isinstance(CUSTOM_MODEL[k], str)] + [
+    f"models[0].quantize.{k}" for k in CUSTOM_MODEL["quantize"]]
 
 HOSTILE: Dict[str, str] = {
     "double-quote": 'a"b',

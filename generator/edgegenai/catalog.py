@@ -163,6 +163,21 @@ class EngineService(_Data):
     key_files: List[str] = Field(default_factory=list)
 
 
+class Quantizer(_Data):
+    """How an engine's own tool quantises a full-precision model at build time.
+
+    `types` maps each quantisation type the tool knows to its bits per
+    weight (the tool's own figures), which sizes the result before it
+    exists; `sources` are the precisions a model must be published in to
+    be quantised (requantising an already quantised file loses quality).
+    """
+
+    tool: str
+    native_recipe: str
+    sources: List[str]
+    types: Dict[str, float]
+
+
 class Engine(Requirements):
     """An inference engine: built by a recipe of ours, or packaged by a BSP.
 
@@ -194,6 +209,8 @@ class Engine(Requirements):
     server: bool = False
     # The execution providers a library engine must offer (its oeqa case).
     providers: List[str] = Field(default_factory=list)
+    # Build-time quantisation of the engine's models (llama.cpp: llama-quantize).
+    quantize: Optional[Quantizer] = None
     recipe: Optional[str] = None
     license: Optional[str] = None
     cve_product: Optional[str] = None
@@ -249,6 +266,9 @@ class Model(_Data):
     homepage: fields.WebUrl
     source: fields.OptionalWebUrl = ""
     shape: Optional[Shape] = None
+    # The precision or quantisation the file is published in (F16, Q4_K_M, ...):
+    # only a full-precision file may be quantised in the build.
+    quantization: Optional[fields.QuantType] = None
 
     @model_validator(mode="after")
     def _licence_file(self) -> "Model":

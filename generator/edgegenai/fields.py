@@ -67,6 +67,11 @@ LicenceFlags = _typed(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*( [A-Za-z0-9_][A-Za-z0-9_.-]
                       "LICENSE_FLAGS of the model recipe: set it when the licence restricts use, so "
                       "a build stops until the user accepts it.")
 
+QuantType = _typed(r"^[A-Z0-9][A-Z0-9_]*$", 16,
+                  "a quantisation type as llama-quantize names it: capital letters, digits and '_' "
+                  "(Q4_K_M, Q8_0, IQ4_XS, F16)",
+                  "A model file's precision or quantisation type.")
+
 Text = _typed(r"^[^\"\\$`\x00-\x1f\x7f-\x9f\u2028\u2029]+$", 200,
               "one line of text without '\"', '\\', '$' or '`' (BitBake cannot quote them)",
               "A one-line summary.")

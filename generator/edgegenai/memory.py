@@ -74,6 +74,26 @@ def estimate(model, context_size: int) -> Estimate:
     return Estimate(model.size, kv, compute)
 
 
+# Bits per weight a quantised small model carries beyond its type's own: the
+# k-quant mixes keep the token embedding and output tensors, a large share of
+# a small model, at 6 to 8 bits.  SmolLM2-135M (F16, 270.9 MB) is published
+# at 105.5 MB as Q4_K_M and 144.8 MB as Q8_0; this bound gives 116.7 and 177.
+QUANT_EXTRA_BPW = 2.0
+
+
+def quantized_size(model, quant, quantizer) -> int:
+    """Bytes of `model` quantised to `quant` (None: as published), an upper estimate.
+
+    The build writes the real size into the model's manifest; the spec's
+    memory check has to decide before the file exists.
+    """
+    if quant is None:
+        return model.size
+    source_bpw, bpw = quantizer.types[model.quantization], quantizer.types[quant]
+    ratio = bpw / source_bpw if bpw >= source_bpw else min(1.0, (bpw + QUANT_EXTRA_BPW) / source_bpw)
+    return int(model.size * ratio)
+
+
 def fits(est: Estimate, memory_mb: int) -> bool:
     """Whether the service, limits included, leaves the board its system reserve."""
     need = est.high_mib * MIB if est.high_mib is not None else est.weights

@@ -16,6 +16,7 @@ import jinja2
 from . import engines, escape, licences
 from .accelerators import dynamic_layers, fitted, render_accelerators, runtime_versions
 from .catalog import Board, Catalog, Release, load_catalog
+from .models import render_models
 from .spec import Spec
 
 LAYER = "meta-edgegenai"
@@ -129,7 +130,6 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     plans = engines.plan(spec, catalog)
     servers = [p for p in plans if p.engine.server]
     restricted = licences.terms(spec, catalog)
-    models = spec.resolved_models(catalog)
     releases = [catalog.releases[r] for r in spec.releases]
     boards = [catalog.boards[b.name] for b in spec.boards]
     collections = _layer_collections(spec, catalog, plans)
@@ -152,12 +152,10 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     contents: List[Tuple[str, str]] = list(engine_layer.contents)
     distro_features = {"seccomp"} | engine_layer.distro_features
 
-    for model in models:
-        put(f"{LAYER}/recipes-models/model-{model.name}/model-{model.name}_{model.version}.bb",
-            "layer/models/recipe.bb.j2", model=model)
-        contents.append((f"recipes-models/model-{model.name}/", f"{model.name} ({model.license})"))
+    model_layer = render_models(spec, catalog, put_in_layer)
+    contents.extend(model_layer.contents)
 
-    rdepends = sorted(engine_layer.packages | {f"model-{m.name}" for m in models})
+    rdepends = sorted(engine_layer.packages | set(model_layer.packages))
     put(f"{LAYER}/recipes-core/packagegroups/packagegroup-edgegenai.bb",
         "layer/recipes-core/packagegroups/packagegroup-edgegenai.bb.j2", rdepends=rdepends,
         release_rdepends=sorted((r, sorted(p)) for r, p in engine_layer.release_packages.items()))

@@ -125,9 +125,21 @@ class ModelRef(_ByName):
     source: Optional[fields.OptionalWebUrl] = None
     shape: Optional[Shape] = Field(None, description="layers, heads, kv_heads, head_dim, vocab, feed_forward: "
                                                      "sizes the service's memory limits")
+    quantization: Optional[fields.QuantType] = None
+    quantize: Optional[Dict[fields.Name, fields.QuantType]] = Field(
+        None, max_length=33,
+        description="Quantise the full-precision file in the build: 'default' and per-board types "
+                    "({default: Q4_K_M, raspberrypi5: Q8_0}); one recipe per type, shared by its boards.")
 
     def is_reference(self) -> bool:
-        return all(getattr(self, f) is None for f in type(self).model_fields if f != "name")
+        """A catalog model by name (`quantize` is how the spec builds it, not what it is)."""
+        return all(getattr(self, f) is None for f in type(self).model_fields if f not in ("name", "quantize"))
+
+    def quant_for(self, board: str) -> Optional[str]:
+        """The quantisation type a board gets (None: the file as published)."""
+        if not self.quantize:
+            return None
+        return self.quantize.get(board, self.quantize["default"])
 
 
 class ImageSpec(_Spec):
@@ -175,14 +187,37 @@ class Spec(_Spec):
             if ref.is_reference():
                 out.append(catalog.models[ref.name])
             else:
-                out.append(Model(**ref.model_dump(exclude_none=True)))
+                out.append(Model(**ref.model_dump(exclude_none=True, exclude={"quantize"})))
         return out
 
-    def served_model(self, engine: str, catalog: Catalog) -> Optional[Model]:
-        """The model the engine's service runs (None for a library engine without models)."""
-        models = [m for m in self.resolved_models(catalog) if m.engine == engine]
+    def served_model(self, engine: str, catalog: Catalog, board: Optional[str] = None) -> Optional[Model]:
+        """The model the engine's service runs (None for a library engine without models).
+
+        A model quantised in the build is seen as the device sees it: the
+        file every quantisation installs (`<name>.gguf`) and the estimated
+        size on `board`, or the largest over the spec's boards, so that one
+        service recipe, its limits included, serves every board.
+        """
         wanted = self.engines[engine].server.model
-        return next((m for m in models if wanted in (None, m.name)), None)
+        for ref, model in zip(self.models, self.resolved_models(catalog)):
+            if model.engine == engine and wanted in (None, model.name):
+                if not ref.quantize:
+                    return model
+                quantizer = catalog.engines[engine].quantize
+                boards = [board] if board else [b.name for b in self.boards]
+                size = max(memory.quantized_size(model, ref.quant_for(b), quantizer) for b in boards)
+                return model.model_copy(update={"filename": quantized_file(model), "size": size})
+        return None
+
+
+def model_recipe(name: str, quant: Optional[str] = None) -> str:
+    """The recipe of a model as published, or of one quantisation of it (Q4_K_M -> -q4-k-m)."""
+    return f"model-{name}" + (f"-{quant.lower().replace('_', '-')}" if quant else "")
+
+
+def quantized_file(model: Model) -> str:
+    """The file every quantisation of a model installs: the same path on every board."""
+    return f"{model.name}.{model.format}"
 
 
 # --------------------------------------------------------------------------
@@ -319,11 +354,11 @@ def _check_memory(spec: Spec, catalog: Catalog) -> List[str]:
     """Each served model, with its context, must fit every board it is served on."""
     problems = []
     for ename, espec in spec.engines.items():
-        model = spec.served_model(ename, catalog)
-        if model is None:
-            continue
-        est = memory.estimate(model, espec.server.context_size)
         for i, ref in enumerate(spec.boards):
+            model = spec.served_model(ename, catalog, ref.name)
+            if model is None:
+                break
+            est = memory.estimate(model, espec.server.context_size)
             board = catalog.boards[ref.name]
             if not memory.fits(est, board.memory_mb):
                 need = est.high_mib if est.high_mib is not None else est.weights // memory.MIB
@@ -350,7 +385,7 @@ def _check_models(spec: Spec, catalog: Catalog) -> List[str]:
             model = catalog.models[ref.name]
         else:
             try:
-                model = Model(**ref.model_dump(exclude_none=True))
+                model = Model(**ref.model_dump(exclude_none=True, exclude={"quantize"}))
             except ValidationError as err:
                 problems.extend(_shape_problems(err, ("models", i)))
                 continue
@@ -359,6 +394,38 @@ def _check_models(spec: Spec, catalog: Catalog) -> List[str]:
                             f"({_known(spec.engines)})")
         elif model.engine in catalog.engines and model.format not in catalog.engines[model.engine].model_formats:
             problems.append(f"models[{i}].format: {model.engine} cannot load '{model.format}' models")
+        elif ref.quantize is not None:
+            problems.extend(_check_quantize(i, ref, model, spec, catalog))
+    recipes = {model_recipe(r.name): r.name for r in spec.models}
+    for i, ref in enumerate(spec.models):
+        for qtype in sorted(set((ref.quantize or {}).values())):
+            other = recipes.get(model_recipe(ref.name, qtype))
+            if other:
+                problems.append(f"models[{i}].quantize: {ref.name} as {qtype} would be recipe "
+                                f"{model_recipe(ref.name, qtype)}, the recipe of model '{other}'")
+    return problems
+
+
+def _check_quantize(i: int, ref: ModelRef, model: Model, spec: Spec, catalog: Catalog) -> List[str]:
+    """A quantisation the engine's tool knows, of a full-precision file, for boards of the spec."""
+    where = f"models[{i}].quantize"
+    quantizer = catalog.engines[model.engine].quantize if model.engine in catalog.engines else None
+    if quantizer is None:
+        return [f"{where}: {model.engine} cannot quantise models in the build"]
+    if model.quantization not in quantizer.sources:
+        published = f"published as {model.quantization}" if model.quantization else "of unknown precision"
+        return [f"models[{i}].quantization: {model.name} is {published}; only a "
+                f"{'/'.join(quantizer.sources)} file can be quantised ({where})"]
+    problems = []
+    if "default" not in ref.quantize:
+        problems.append(f"{where}: needs a 'default' type for the boards it does not name")
+    boards = [b.name for b in spec.boards]
+    for key, qtype in ref.quantize.items():
+        if key != "default" and key not in boards:
+            problems.append(f"{where}.{key}: '{key}' is not a board of the spec ({_known(boards)})")
+        if qtype not in quantizer.types:
+            problems.append(f"{where}.{key}: {quantizer.tool} knows no type '{qtype}'; "
+                            f"known: {_known(quantizer.types)}")
     return problems
 
 

@@ -9,15 +9,22 @@
 #   MODEL_DOWNLOAD  the SRC_URI's downloadfilename (default: ${BP}-${MODEL_FILE},
 #                   so a new version never reuses an old download)
 #   MODEL_ENGINE    engine that loads it (llama-cpp, ...)
-#   MODEL_SHA256    the same sha256 as SRC_URI[sha256sum], for the manifest
+#   MODEL_SHA256    the same sha256 as SRC_URI[sha256sum]
 #   MODEL_LICENSE   licence written into the manifest (default: LICENSE)
+#   MODEL_PRECISION the precision or quantisation the file is published in
+# and, to quantise a full-precision file in the build:
+#   MODEL_QUANT       the type (Q4_K_M, Q8_0, ...); empty: install the file as is
+#   MODEL_QUANT_TOOL  the quantiser from the recipe's DEPENDS (llama-quantize)
+#   MODEL_SOURCE_URL  the full-precision file's address, for the manifest
 #
 # It installs ${MODEL_DIR}/${MODEL_NAME}/${MODEL_FILE} and a manifest.json
-# beside it (name, file, sha256, size, licence, engine), so the device and
-# its tests can check what they run.  Models are architecture independent
-# and live in their own package: updating one never rebuilds an engine.
-# A licence that restricts use belongs in LICENSE_FLAGS of the recipe, so a
-# build stops until the user accepts it.
+# beside it (name, file, sha256 and size of the installed file, licence,
+# engine, quantisation, and for a quantised file its source and the tool
+# build that made it), so the device and its tests can check what they run.
+# Models are architecture independent and live in their own package:
+# updating one never rebuilds an engine.  A licence that restricts use
+# belongs in LICENSE_FLAGS of the recipe, so a build stops until the user
+# accepts it.
 
 MODEL_NAME ?= "${PN}"
 MODEL_FILE ?= ""
@@ -25,7 +32,15 @@ MODEL_DOWNLOAD ?= "${BP}-${MODEL_FILE}"
 MODEL_ENGINE ?= "llama-cpp"
 MODEL_SHA256 ?= "${@d.getVarFlag('SRC_URI', 'sha256sum') or ''}"
 MODEL_LICENSE ?= "${LICENSE}"
+MODEL_PRECISION ?= ""
+MODEL_QUANT ?= ""
+MODEL_QUANT_TOOL ?= "llama-quantize"
+# llama.cpp quantises each block of weights on its own, so the output is the
+# same whatever the thread count: the count is kept out of the signature.
+MODEL_QUANT_THREADS ?= "${@oe.utils.cpu_count()}"
 MODEL_DIR ?= "${datadir}/edgegenai/models"
+# The downloaded file's address, without the fetcher's parameters.
+MODEL_SOURCE_URL ?= ""
 # scarthgap unpacks into WORKDIR, later releases into UNPACKDIR
 MODEL_SRCDIR = "${@d.getVar('UNPACKDIR') or d.getVar('WORKDIR')}"
 S = "${MODEL_SRCDIR}"
@@ -38,12 +53,30 @@ INHIBIT_PACKAGE_STRIP = "1"
 INHIBIT_PACKAGE_DEBUG_SPLIT = "1"
 
 do_configure[noexec] = "1"
-do_compile[noexec] = "1"
+
+# A file used as published needs no compile step.
+do_compile() {
+    if [ -z "${MODEL_QUANT}" ]; then
+        return
+    fi
+    ${MODEL_QUANT_TOOL} ${MODEL_SRCDIR}/${MODEL_DOWNLOAD} ${B}/${MODEL_FILE} ${MODEL_QUANT} ${MODEL_QUANT_THREADS} \
+        > ${B}/quantize.log 2>&1 || bbfatal "${MODEL_QUANT_TOOL} failed: $(tail -n 5 ${B}/quantize.log)"
+    # The tool's build, as it prints it first: "version: <v> (build <n>, commit <c>)",
+    # or "build: <n> (<c>) with <compiler> ..." in older releases.
+    sed -n -E '/^(version|build): /{s///p;q}' ${B}/quantize.log > ${B}/quantized-by
+}
+do_compile[vardepsexclude] += "MODEL_QUANT_THREADS"
 
 do_install() {
     install -d ${D}${MODEL_DIR}/${MODEL_NAME}
-    install -m 0644 ${MODEL_SRCDIR}/${MODEL_DOWNLOAD} ${D}${MODEL_DIR}/${MODEL_NAME}/${MODEL_FILE}
-    size=$(stat -c %s ${D}${MODEL_DIR}/${MODEL_NAME}/${MODEL_FILE})
+    file=${D}${MODEL_DIR}/${MODEL_NAME}/${MODEL_FILE}
+    if [ -n "${MODEL_QUANT}" ]; then
+        install -m 0644 ${B}/${MODEL_FILE} $file
+    else
+        install -m 0644 ${MODEL_SRCDIR}/${MODEL_DOWNLOAD} $file
+    fi
+    size=$(stat -c %s $file)
+    sha256=$(sha256sum $file | cut -d ' ' -f 1)
     # printf with octal escapes for the braces: a literal brace at the start
     # of a line would end this function for BitBake's parser
     manifest=${D}${MODEL_DIR}/${MODEL_NAME}/manifest.json
@@ -51,10 +84,18 @@ do_install() {
     printf '  "name": "%s",\n' "${MODEL_NAME}" >> $manifest
     printf '  "file": "%s",\n' "${MODEL_FILE}" >> $manifest
     printf '  "path": "%s",\n' "${MODEL_DIR}/${MODEL_NAME}/${MODEL_FILE}" >> $manifest
-    printf '  "sha256": "%s",\n' "${MODEL_SHA256}" >> $manifest
+    printf '  "sha256": "%s",\n' "$sha256" >> $manifest
     printf '  "size": %s,\n' "$size" >> $manifest
     printf '  "license": "%s",\n' "${MODEL_LICENSE}" >> $manifest
     printf '  "engine": "%s",\n' "${MODEL_ENGINE}" >> $manifest
+    if [ -n "${MODEL_QUANT}" ]; then
+        printf '  "quantization": "%s",\n' "${MODEL_QUANT}" >> $manifest
+        printf '  "source": \173"url": "%s", "file": "%s", "sha256": "%s", "quantization": "%s"\175,\n' \
+            "${MODEL_SOURCE_URL}" "${MODEL_DOWNLOAD}" "${MODEL_SHA256}" "${MODEL_PRECISION}" >> $manifest
+        printf '  "quantized_by": "%s %s",\n' "${MODEL_QUANT_TOOL}" "$(cat ${B}/quantized-by)" >> $manifest
+    elif [ -n "${MODEL_PRECISION}" ]; then
+        printf '  "quantization": "%s",\n' "${MODEL_PRECISION}" >> $manifest
+    fi
     printf '  "version": "%s"\n' "${PV}" >> $manifest
     printf '\175\n' >> $manifest
     chmod 0644 $manifest

@@ -270,11 +270,13 @@ def service_user(files: dict[str, str]) -> dict[str, str]:
 
 
 def manifest(name: str, file: str, path: str, sha256: str, size: int, license: str,
-             engine: str, version: str) -> bytes:
-    """manifest.json as edgegenai_model.bbclass's do_install prints it, line for line."""
+             engine: str, version: str, quantization: str | None = None) -> bytes:
+    """manifest.json as edgegenai_model.bbclass's do_install prints it, line for line
+    (for a file used as published)."""
+    quant = f'  "quantization": "{quantization}",\n' if quantization else ""
     return (f'{{\n  "name": "{name}",\n  "file": "{file}",\n  "path": "{path}",\n'
             f'  "sha256": "{sha256}",\n  "size": {size},\n  "license": "{license}",\n'
-            f'  "engine": "{engine}",\n  "version": "{version}"\n}}\n').encode()
+            f'  "engine": "{engine}",\n{quant}  "version": "{version}"\n}}\n').encode()
 
 
 def _write(root: Path, path: str, data: bytes, mode: int = 0o644) -> None:
@@ -342,7 +344,7 @@ def _install_model(root: Path, spec: Spec, variant: str) -> dict:
     _write(root, path, data)
     _write(root, f"{MODEL_DIR}/{model.name}/manifest.json",
            manifest(model.name, model.filename, path, digest, len(data), model.license,
-                    model.engine, model.version))
+                    model.engine, model.version, model.quantization))
     return {"path": path, "sha256": digest, "size": len(data)}
 
 

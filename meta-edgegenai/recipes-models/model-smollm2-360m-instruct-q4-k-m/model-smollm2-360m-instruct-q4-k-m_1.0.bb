@@ -15,3 +15,4 @@ inherit edgegenai_model
 MODEL_NAME = "smollm2-360m-instruct-q4-k-m"
 MODEL_FILE = "SmolLM2-360M-Instruct-Q4_K_M.gguf"
 MODEL_ENGINE = "llama-cpp"
+MODEL_PRECISION = "Q4_K_M"
