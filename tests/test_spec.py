@@ -26,7 +26,7 @@ BAD = [
     (("colour",), "blue", "colour: unknown field"),
     (("project",), "Bad Name", "project: must be a host name: lowercase letters, digits and '-'"),
     (("engines", "llama-cpp", "backends"), ["openmp", "rocm"],
-     "engines.llama-cpp.backends[1]: unknown backend 'rocm' of llama-cpp; known: blas, cpu, cuda, openmp, vulkan"),
+     "engines.llama-cpp.backends[1]: unknown backend 'rocm' of llama-cpp; known: blas, cpu, cpu-variants, cuda, openmp, vulkan"),
     (("engines", "llama-cpp", "backends"), ["cuda"],
      "engines.llama-cpp.backends[0]: backend 'cuda' needs cuda, which board 'qemux86-64' (boards[0]) does not have"),
     (("engines", "llama-cpp", "backends"), ["vulkan"],

@@ -150,6 +150,9 @@ class Backend(Requirements):
     # A regular expression the server's log matches once the backend found
     # its device (what the oeqa case looks for).
     device_log: Optional[str] = None
+    # A regular expression the server's log matches once the backend's code
+    # was loaded (a CPU variant picked at run time).
+    load_log: Optional[str] = None
 
 
 class EngineService(_Data):

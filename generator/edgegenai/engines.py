@@ -71,6 +71,12 @@ class EnginePlan:
                        if self.engine.backends[b].device_log})
 
     @property
+    def load_logs(self) -> List[str]:
+        """What the server logs when a backend's code was loaded (a CPU variant, oeqa)."""
+        return sorted({self.engine.backends[b].load_log for b in self.backends
+                       if self.engine.backends[b].load_log})
+
+    @property
     def collections(self) -> Set[str]:
         """Layer collections the engine and its enabled backends' dependencies come from."""
         return {c for part in self._parts() for c in part.layers}
@@ -151,7 +157,8 @@ def _render_engine(p: EnginePlan, server, releases: List[str], put: Put, out: En
     put(f"lib/oeqa/runtime/cases/{engine.oeqa}", f"{templates}/oeqa.py.j2",
         service=svc.name, port=server.port, model_name=p.model.name,
         model_file=p.model.filename, model_dir=MODEL_DIR,
-        key_file=key_file(engine) if auth else None, device_logs=p.device_logs)
+        key_file=key_file(engine) if auth else None, device_logs=p.device_logs,
+        load_logs=p.load_logs)
 
     out.packages.add(svc.recipe)
     out.contents += [

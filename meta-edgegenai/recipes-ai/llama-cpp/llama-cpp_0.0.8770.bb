@@ -24,16 +24,19 @@ inherit cmake pkgconfig
 # the native class, so PACKAGECONFIG:class-native is not in force yet.
 inherit_defer ${@'cuda' if bb.utils.contains('PACKAGECONFIG', 'cuda', True, False, d) and not d.getVar('PN').endswith('-native') else ''}
 
-PACKAGECONFIG ??= "openmp"
+PACKAGECONFIG ??= "cpu-variants openmp"
 PACKAGECONFIG:class-native ??= ""
 PACKAGECONFIG[blas] = "-DGGML_BLAS=ON -DGGML_BLAS_VENDOR=Generic,-DGGML_BLAS=OFF,lapack"
+PACKAGECONFIG[cpu-variants] = "-DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON -DGGML_BACKEND_DIR=${libdir}/ggml,-DGGML_BACKEND_DL=OFF -DGGML_CPU_ALL_VARIANTS=OFF"
 PACKAGECONFIG[cuda] = "-DGGML_CUDA=ON,-DGGML_CUDA=OFF"
 PACKAGECONFIG[openmp] = "-DGGML_OPENMP=ON,-DGGML_OPENMP=OFF"
 PACKAGECONFIG[vulkan] = "-DGGML_VULKAN=ON,-DGGML_VULKAN=OFF,vulkan-loader vulkan-headers shaderc-native"
 
-# GGML_NATIVE=OFF: the compiler flags of the board's tune decide the ISA,
-# never the build host's CPU.  The build number and commit are passed in
-# because the unpacked tree has no git metadata to read them from.
+# GGML_NATIVE=OFF: never the build host's CPU.  The board's tune sets the
+# floor; with cpu-variants each CPU backend module adds its own ISA flags
+# on top and the device's CPU picks one at run time, without it the tune is
+# also the ceiling.  The build number and commit are passed in because the
+# unpacked tree has no git metadata to read them from.
 EXTRA_OECMAKE = "\
     -DBUILD_SHARED_LIBS=ON \
     -DGGML_NATIVE=OFF \
@@ -57,6 +60,9 @@ do_install:append() {
 
 PACKAGES =+ "${PN}-server ${PN}-tools"
 
+# With cpu-variants, libggml loads its CPU backend (and GPU backends) from
+# ${libdir}/ggml at run time: they belong with the libraries.
+FILES:${PN} += "${libdir}/ggml"
 FILES:${PN}-server += "${bindir}/llama-server"
 FILES:${PN}-tools += "${bindir}"
 

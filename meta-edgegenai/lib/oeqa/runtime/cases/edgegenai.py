@@ -24,6 +24,8 @@ EXPOSURE_LIMIT = 2.0
 KEY_FILE = None
 # What the server logs once its GPU backends got the model's layers.
 DEVICE_LOGS = []
+# What the server logs once the loader picked the CPU variant for this CPU.
+LOAD_LOGS = ['loaded CPU backend from /usr/lib/ggml/libggml-cpu-[a-z0-9._]+[.]so']
 # Kernel log lines that mean the kernel hit a bug, even if the boot went on.
 KERNEL_TROUBLE = re.compile(
     r"Oops|BUG:|Kernel panic|general protection fault|Unable to handle kernel|"
@@ -61,6 +63,14 @@ class EdgegenaiTest(OERuntimeTestCase):
         log = self.run_ok("journalctl -b -o cat -u %s" % SERVICE)
         for pattern in DEVICE_LOGS:
             self.assertRegex(log, pattern, msg="the model did not go to the GPU")
+
+    @OETestDepends(["edgegenai.EdgegenaiTest.test_health"])
+    def test_cpu_variant_loaded(self):
+        if not LOAD_LOGS:
+            self.skipTest("the CPU backend is built for the board's tune only")
+        log = self.run_ok("journalctl -b -o cat -u %s" % SERVICE)
+        for pattern in LOAD_LOGS:
+            self.assertRegex(log, pattern, msg="no CPU variant was loaded")
 
     @OETestDepends(["edgegenai.EdgegenaiTest.test_service_active"])
     @OEHasPackage(["curl"])
