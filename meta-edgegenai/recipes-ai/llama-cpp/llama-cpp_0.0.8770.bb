@@ -51,6 +51,15 @@ EXTRA_OECMAKE = "\
     -DLLAMA_CURL=OFF \
 "
 EXTRA_OECMAKE:append:class-native = " -DLLAMA_BUILD_SERVER=OFF"
+# The native build quantises models (the model class's llama-quantize),
+# which are architecture-independent packages: their bytes must not depend
+# on the build host.  ggml's quantisers are plain C, and a compiler that
+# fuses a*b+c into one FMA (GCC does by default on aarch64, or on x86-64
+# with FMA in its default -march) rounds differently: Q4_K, Q5_K, Q6_K and
+# IQ4_XS blocks then differ from an x86-64-baseline host's.  Without
+# contraction every host writes the same file.
+CFLAGS:append:class-native = " -ffp-contract=off"
+CXXFLAGS:append:class-native = " -ffp-contract=off"
 
 do_install:append() {
     # A host-side conversion script that needs torch; models are converted
