@@ -18,6 +18,8 @@ CUSTOM_MODEL: Dict[str, Any] = {
     "lic_files_chksum": "file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10",
     "license_flags": "", "homepage": "https://example.com/mine", "source": "https://example.com/src",
     "quantization": "F16", "quantize": {"default": "Q4_K_M", "qemuarm64": "Q8_0"},
+    "imatrix": {"url": "https://example.com/org/repo/resolve/0123abc/mine.imatrix", "filename": "mine.imatrix",
+                "sha256": "b" * 64},
 }
 
 BASE: Dict[str, Any] = {
@@ -37,7 +39,7 @@ STRING_FIELDS: List[str] = [
     "engines.llama-cpp.server.host", "engines.llama-cpp.server.model", "engines.llama-cpp.server.auth",
     "image.name", "image.features[0]",
 ] + [f"models[0].{k}" for k in CUSTOM_MODEL if isinstance(CUSTOM_MODEL[k], str)] + [
-    f"models[0].quantize.{k}" for k in CUSTOM_MODEL["quantize"]]
+    f"models[0].{option}.{k}" for option in ("quantize", "imatrix") for k in CUSTOM_MODEL[option]]
 
 HOSTILE: Dict[str, str] = {
     "double-quote": 'a"b',

@@ -84,7 +84,7 @@ def test_a_model_without_quantize_is_used_as_published(catalog):
 
 @pytest.mark.parametrize("quantize, field, says", [
     ({"default": "Q9_K"}, "models[0].quantize.default", "knows no type 'Q9_K'"),
-    ({"default": "Q4_K_M", "qemuarm64": "IQ1_S"}, "models[0].quantize.qemuarm64", "knows no type 'IQ1_S'"),
+    ({"default": "Q4_K_M", "qemuarm64": "TQ1_0"}, "models[0].quantize.qemuarm64", "knows no type 'TQ1_0'"),
     ({"qemuarm64": "Q8_0"}, "models[0].quantize", "needs a 'default' type"),
     ({"default": "Q8_0", "jetson-orin-nano-devkit": "Q4_K_M"}, "models[0].quantize.jetson-orin-nano-devkit",
      "is not a board of the spec"),
@@ -93,6 +93,35 @@ def test_a_model_without_quantize_is_used_as_published(catalog):
 def test_a_wrong_quantize_is_refused_naming_the_field(catalog, quantize, field, says):
     problems = _problems(_spec(quantize), catalog)
     assert len(problems) == 1 and names_field(problems, field) and says in problems[0], problems
+
+
+IMATRIX = {"url": "https://huggingface.co/o/r/resolve/0123abc/smollm2.imatrix", "filename": "smollm2.imatrix",
+           "sha256": "c" * 64}
+
+
+def test_a_type_that_needs_an_importance_matrix_is_refused_without_one(catalog):
+    problems = _problems(_spec({"default": "Q8_0", "qemuarm64": "IQ3_XS"}), catalog)
+    assert problems == ["models[0].quantize.qemuarm64: llama-quantize makes IQ3_XS only with an importance "
+                        "matrix: add models[0].imatrix (url, filename, sha256)"]
+    parse_spec(_spec({"default": "Q8_0", "qemuarm64": "IQ3_XS"}, imatrix=IMATRIX), catalog)
+
+
+def test_an_importance_matrix_without_quantize_is_refused(catalog):
+    raw = {"boards": ["qemuarm64"], "models": [{"name": "smollm2-135m-instruct", "imatrix": IMATRIX}]}
+    assert _problems(raw, catalog) == [
+        "models[0].imatrix: only a model quantised in the build (quantize) uses one"]
+
+
+def test_the_importance_matrix_is_pinned_and_shared_by_every_type(catalog):
+    files = render(parse_spec(_spec({"default": "IQ2_M", "qemuarm64": "Q4_K_M"}, imatrix=IMATRIX), catalog),
+                   catalog)
+    for quant in ("iq2-m", "q4-k-m"):
+        text = files[f"{LAYER}/recipes-models/model-smollm2-135m-instruct-{quant}/"
+                     f"model-smollm2-135m-instruct-{quant}_1.0.bb"]
+        download = "smollm2-135m-instruct-1.0-imatrix-smollm2.imatrix"
+        assert f"    {IMATRIX['url']};name=imatrix;downloadfilename={download} \\\n" in text
+        assert f'SRC_URI[imatrix.sha256sum] = "{"c" * 64}"' in text
+        assert f'MODEL_IMATRIX = "{download}"' in text
 
 
 def test_an_already_quantised_file_is_not_quantised_again(catalog):
@@ -211,6 +240,26 @@ def _f16_model(path: Path) -> Path:
     return path
 
 
+def _imatrix(model: Path, path: Path) -> Path:
+    """An importance matrix in llama.cpp's legacy format: per weight, the mean square of its inputs."""
+    import struct
+
+    import numpy as np
+    gguf = pytest.importorskip("gguf", reason="gguf is not installed")
+    reader = gguf.GGUFReader(str(model))
+    rng = np.random.RandomState(7)
+    entries = [(t.name, int(t.shape[0])) for t in reader.tensors
+               if t.name.startswith("blk.") and len(t.shape) == 2]
+    with open(path, "wb") as f:
+        f.write(struct.pack("<i", len(entries)))
+        for name, cols in entries:
+            f.write(struct.pack("<i", len(name)) + name.encode())
+            f.write(struct.pack("<ii", 1, cols))
+            f.write(rng.uniform(0.1, 2.0, cols).astype("<f4").tobytes())
+        f.write(struct.pack("<i", 1) + struct.pack("<i", 4) + b"test")
+    return path
+
+
 def _function(bbclass: str, name: str) -> str:
     return re.search(rf"^{name}\(\) \{{\n(.*?)^\}}", bbclass, re.S | re.M).group(1)
 
@@ -222,12 +271,14 @@ def _expand(body: str, values: dict) -> str:
     return out
 
 
-def _build(tmp: Path, source: Path, quant: str, threads: int, tool) -> dict:
+def _build(tmp: Path, source: Path, quant: str, threads: int, tool, imatrix: Path | None = None) -> dict:
     """do_compile and do_install of the model class, as BitBake runs them (/bin/sh -e)."""
     bbclass = render(parse_spec({"boards": ["qemux86-64"]}))[f"{LAYER}/classes/edgegenai_model.bbclass"]
     work, dest = tmp / "work", tmp / "image"
     work.mkdir(parents=True)
     shutil.copy(source, work / "src-F16.gguf")
+    if imatrix:
+        shutil.copy(imatrix, work / "m-imatrix.dat")
     # The tool as the recipe sysroot's PATH gives it.
     bindir = tmp / "bin"
     bindir.mkdir(parents=True)
@@ -238,7 +289,9 @@ def _build(tmp: Path, source: Path, quant: str, threads: int, tool) -> dict:
               "MODEL_QUANT_THREADS": str(threads), "D": str(dest), "MODEL_DIR": "/usr/share/edgegenai/models",
               "MODEL_NAME": "m", "MODEL_SHA256": hashlib.sha256(source.read_bytes()).hexdigest(),
               "MODEL_LICENSE": "MIT", "MODEL_ENGINE": "llama-cpp", "PV": "1.0", "MODEL_PRECISION": "F16",
-              "MODEL_SOURCE_URL": "https://example.com/o/r/resolve/0123abc/src-F16.gguf"}
+              "MODEL_SOURCE_URL": "https://example.com/o/r/resolve/0123abc/src-F16.gguf",
+              "MODEL_IMATRIX": "m-imatrix.dat" if imatrix else "",
+              "MODEL_IMATRIX_SHA256": hashlib.sha256(imatrix.read_bytes()).hexdigest() if imatrix else ""}
     script = "bbfatal() { echo \"$*\" >&2; exit 1; }\n" + "\n".join(
         _expand(_function(bbclass, f), values) for f in ("do_compile", "do_install"))
     proc = subprocess.run(["/bin/sh", "-e", "-c", script], capture_output=True, text=True,
@@ -279,3 +332,16 @@ def test_quantisation_does_not_depend_on_the_thread_count(tmp_path, quantise_env
     digests = {(threads, run): _build(tmp_path / f"{threads}-{run}", source, quant, threads, tool)["sha256"]
                for threads, run in ((1, 0), (2, 0), (2, 1), (4, 0))}
     assert len(set(digests.values())) == 1, digests
+
+
+@pytest.mark.parametrize("quant", ["IQ3_XS", "IQ2_XXS"])
+def test_the_class_quantises_with_the_importance_matrix(tmp_path, quantise_env, quant):
+    """The types llama.cpp refuses without one are made with it, and the manifest names it."""
+    tool, source = quantise_env
+    imatrix = _imatrix(source, tmp_path / "imatrix.dat")
+    built = _build(tmp_path / "with", source, quant, 2, tool, imatrix)
+    assert built["manifest"]["source"]["imatrix"] == {
+        "file": "m-imatrix.dat", "sha256": hashlib.sha256(imatrix.read_bytes()).hexdigest()}
+    assert built["manifest"]["sha256"] == built["sha256"]
+    with pytest.raises(AssertionError, match="requires an (importance matrix|imatrix)"):
+        _build(tmp_path / "without", source, quant, 2, tool)

@@ -179,6 +179,15 @@ class Quantizer(_Data):
     native_recipe: str
     sources: List[str]
     types: Dict[str, float]
+    # Types the tool refuses to make without an importance matrix.
+    needs_imatrix: List[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _known(self) -> "Quantizer":
+        unknown = sorted(set(self.needs_imatrix) - set(self.types))
+        if unknown:
+            raise ValueError(f"needs_imatrix names types not in types: {unknown}")
+        return self
 
 
 class Engine(Requirements):

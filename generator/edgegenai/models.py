@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
 from .catalog import Catalog, Model, Quantizer
-from .spec import ModelRef, Spec, model_recipe, quantized_file
+from .spec import Imatrix, ModelRef, Spec, model_recipe, quantized_file
 
 Put = Callable[..., None]
 
@@ -31,6 +31,12 @@ class ModelRecipe:
     quant: Optional[str]
     quantizer: Optional[Quantizer]
     siblings: Tuple[str, ...] = ()  # the other quantisations' packages (same files)
+    imatrix: Optional[Imatrix] = None  # llama-quantize's importance matrix
+
+    @property
+    def imatrix_download(self) -> str:
+        """The importance matrix's download name, shared by every quantisation of the model."""
+        return f"{self.model.name}-{self.model.version}-imatrix-{self.imatrix.filename}"
 
     @property
     def pn(self) -> str:
@@ -55,8 +61,9 @@ def _recipes_of(ref: ModelRef, model: Model, spec: Spec, catalog: Catalog) -> Li
         return [ModelRecipe(model, None, None)]
     quantizer = catalog.engines[model.engine].quantize
     quants = sorted({ref.quant_for(b.name) for b in spec.boards})
-    plain = [ModelRecipe(model, q, quantizer) for q in quants]
-    return [ModelRecipe(model, r.quant, quantizer, tuple(o.pn for o in plain if o is not r)) for r in plain]
+    pns = [model_recipe(model.name, q) for q in quants]
+    return [ModelRecipe(model, q, quantizer, tuple(p for p in pns if p != model_recipe(model.name, q)),
+                        ref.imatrix) for q in quants]
 
 
 def render_models(spec: Spec, catalog: Catalog, put: Put) -> ModelLayer:

@@ -106,6 +106,18 @@ class EngineSpec(_Spec):
         return list(engine.default_backends if self.backends is None else self.backends)
 
 
+# ModelRef fields that say how the build makes the file, not what the model is.
+BUILD_OPTIONS = ("quantize", "imatrix")
+
+
+class Imatrix(_Spec):
+    """An importance matrix for llama-quantize, pinned like the model: a file at a fixed revision."""
+
+    url: fields.HttpsUrl
+    filename: fields.FileName
+    sha256: fields.Sha256Hex
+
+
 class ModelRef(_ByName):
     """A catalog model by name, or a model defined in full in the spec."""
 
@@ -130,10 +142,13 @@ class ModelRef(_ByName):
         None, max_length=33,
         description="Quantise the full-precision file in the build: 'default' and per-board types "
                     "({default: Q4_K_M, raspberrypi5: Q8_0}); one recipe per type, shared by its boards.")
+    imatrix: Optional[Imatrix] = Field(
+        None, description="With quantize: an importance matrix (url, filename, sha256) llama-quantize "
+                          "weighs the weights by; needed for IQ1, IQ2, IQ3_XXS, IQ3_XS and Q2_K_S.")
 
     def is_reference(self) -> bool:
-        """A catalog model by name (`quantize` is how the spec builds it, not what it is)."""
-        return all(getattr(self, f) is None for f in type(self).model_fields if f not in ("name", "quantize"))
+        """A catalog model by name (`quantize` and `imatrix` say how the spec builds it, not what it is)."""
+        return all(getattr(self, f) is None for f in type(self).model_fields if f != "name" and f not in BUILD_OPTIONS)
 
     def quant_for(self, board: str) -> Optional[str]:
         """The quantisation type a board gets (None: the file as published)."""
@@ -187,7 +202,7 @@ class Spec(_Spec):
             if ref.is_reference():
                 out.append(catalog.models[ref.name])
             else:
-                out.append(Model(**ref.model_dump(exclude_none=True, exclude={"quantize"})))
+                out.append(Model(**ref.model_dump(exclude_none=True, exclude=set(BUILD_OPTIONS))))
         return out
 
     def served_model(self, engine: str, catalog: Catalog, board: Optional[str] = None) -> Optional[Model]:
@@ -385,7 +400,7 @@ def _check_models(spec: Spec, catalog: Catalog) -> List[str]:
             model = catalog.models[ref.name]
         else:
             try:
-                model = Model(**ref.model_dump(exclude_none=True, exclude={"quantize"}))
+                model = Model(**ref.model_dump(exclude_none=True, exclude=set(BUILD_OPTIONS)))
             except ValidationError as err:
                 problems.extend(_shape_problems(err, ("models", i)))
                 continue
@@ -396,6 +411,8 @@ def _check_models(spec: Spec, catalog: Catalog) -> List[str]:
             problems.append(f"models[{i}].format: {model.engine} cannot load '{model.format}' models")
         elif ref.quantize is not None:
             problems.extend(_check_quantize(i, ref, model, spec, catalog))
+        elif ref.imatrix is not None:
+            problems.append(f"models[{i}].imatrix: only a model quantised in the build (quantize) uses one")
     recipes = {model_recipe(r.name): r.name for r in spec.models}
     for i, ref in enumerate(spec.models):
         for qtype in sorted(set((ref.quantize or {}).values())):
@@ -426,6 +443,9 @@ def _check_quantize(i: int, ref: ModelRef, model: Model, spec: Spec, catalog: Ca
         if qtype not in quantizer.types:
             problems.append(f"{where}.{key}: {quantizer.tool} knows no type '{qtype}'; "
                             f"known: {_known(quantizer.types)}")
+        elif qtype in quantizer.needs_imatrix and ref.imatrix is None:
+            problems.append(f"{where}.{key}: {quantizer.tool} makes {qtype} only with an importance "
+                            f"matrix: add models[{i}].imatrix (url, filename, sha256)")
     return problems
 
 

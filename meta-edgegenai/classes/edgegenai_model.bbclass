@@ -16,6 +16,8 @@
 #   MODEL_QUANT       the type (Q4_K_M, Q8_0, ...); empty: install the file as is
 #   MODEL_QUANT_TOOL  the quantiser from the recipe's DEPENDS (llama-quantize)
 #   MODEL_SOURCE_URL  the full-precision file's address, for the manifest
+#   MODEL_IMATRIX     an importance matrix from SRC_URI (its downloadfilename),
+#                     with MODEL_IMATRIX_SHA256 its SRC_URI[imatrix.sha256sum]
 #
 # It installs ${MODEL_DIR}/${MODEL_NAME}/${MODEL_FILE} and a manifest.json
 # beside it (name, file, sha256 and size of the installed file, licence,
@@ -41,6 +43,8 @@ MODEL_QUANT_THREADS ?= "${@oe.utils.cpu_count()}"
 MODEL_DIR ?= "${datadir}/edgegenai/models"
 # The downloaded file's address, without the fetcher's parameters.
 MODEL_SOURCE_URL ?= ""
+MODEL_IMATRIX ?= ""
+MODEL_IMATRIX_SHA256 ?= ""
 # scarthgap unpacks into WORKDIR, later releases into UNPACKDIR
 MODEL_SRCDIR = "${@d.getVar('UNPACKDIR') or d.getVar('WORKDIR')}"
 S = "${MODEL_SRCDIR}"
@@ -59,8 +63,14 @@ do_compile() {
     if [ -z "${MODEL_QUANT}" ]; then
         return
     fi
-    ${MODEL_QUANT_TOOL} ${MODEL_SRCDIR}/${MODEL_DOWNLOAD} ${B}/${MODEL_FILE} ${MODEL_QUANT} ${MODEL_QUANT_THREADS} \
-        > ${B}/quantize.log 2>&1 || bbfatal "${MODEL_QUANT_TOOL} failed: $(tail -n 5 ${B}/quantize.log)"
+    imatrix=""
+    if [ -n "${MODEL_IMATRIX}" ]; then
+        imatrix="--imatrix ${MODEL_SRCDIR}/${MODEL_IMATRIX}"
+    fi
+    # shellcheck disable=SC2086 # $imatrix is empty or two words
+    ${MODEL_QUANT_TOOL} $imatrix ${MODEL_SRCDIR}/${MODEL_DOWNLOAD} ${B}/${MODEL_FILE} ${MODEL_QUANT} \
+        ${MODEL_QUANT_THREADS} > ${B}/quantize.log 2>&1 \
+        || bbfatal "${MODEL_QUANT_TOOL} failed: $(tail -n 5 ${B}/quantize.log)"
     # The tool's build, as it prints it first: "version: <v> (build <n>, commit <c>)",
     # or "build: <n> (<c>) with <compiler> ..." in older releases.
     sed -n -E '/^(version|build): /{s///p;q}' ${B}/quantize.log > ${B}/quantized-by
@@ -90,8 +100,13 @@ do_install() {
     printf '  "engine": "%s",\n' "${MODEL_ENGINE}" >> $manifest
     if [ -n "${MODEL_QUANT}" ]; then
         printf '  "quantization": "%s",\n' "${MODEL_QUANT}" >> $manifest
-        printf '  "source": \173"url": "%s", "file": "%s", "sha256": "%s", "quantization": "%s"\175,\n' \
-            "${MODEL_SOURCE_URL}" "${MODEL_DOWNLOAD}" "${MODEL_SHA256}" "${MODEL_PRECISION}" >> $manifest
+        imatrix=""
+        if [ -n "${MODEL_IMATRIX}" ]; then
+            imatrix=$(printf ', "imatrix": \173"file": "%s", "sha256": "%s"\175' \
+                "${MODEL_IMATRIX}" "${MODEL_IMATRIX_SHA256}")
+        fi
+        printf '  "source": \173"url": "%s", "file": "%s", "sha256": "%s", "quantization": "%s"%s\175,\n' \
+            "${MODEL_SOURCE_URL}" "${MODEL_DOWNLOAD}" "${MODEL_SHA256}" "${MODEL_PRECISION}" "$imatrix" >> $manifest
         printf '  "quantized_by": "%s %s",\n' "${MODEL_QUANT_TOOL}" "$(cat ${B}/quantized-by)" >> $manifest
     elif [ -n "${MODEL_PRECISION}" ]; then
         printf '  "quantization": "%s",\n' "${MODEL_PRECISION}" >> $manifest
