@@ -14,6 +14,7 @@ from edgegenai.spec import parse_spec
 from hostile import BASE, with_value
 
 UNIT = "meta-edgegenai/recipes-ai/edgegenai-llama-cpp-server/files/llama-server.service"
+MEMORY = "meta-edgegenai/recipes-ai/edgegenai-llama-cpp-server-memory/files/"
 SHAPE = {"layers": 32, "heads": 15, "kv_heads": 5, "head_dim": 64, "vocab": 49152, "feed_forward": 2560}
 
 
@@ -35,7 +36,7 @@ def test_the_kv_cache_grows_with_the_context_and_nothing_else(catalog):
 def test_the_unit_is_limited_from_the_estimate(catalog):
     spec = parse_spec(with_value("engines.llama-cpp.server.context_size", 8192,
                                  with_value("models[0].shape", SHAPE)), catalog)
-    high, hard = _limits(render(spec, catalog)[UNIT])
+    high, hard = _limits(render(spec, catalog)[MEMORY + "10-memory.conf"])
     est = memory.estimate(spec.served_model("llama-cpp", catalog), 8192)
     assert high * memory.MIB >= est.total * 1.25 > (high - 1) * memory.MIB
     assert hard * memory.MIB >= est.total * 1.5 > (hard - 1) * memory.MIB
@@ -43,9 +44,31 @@ def test_the_unit_is_limited_from_the_estimate(catalog):
 
 
 def test_a_model_without_a_shape_gets_no_limits(catalog):
-    unit = render(parse_spec(BASE, catalog), catalog)[UNIT]
-    assert "MemoryHigh" not in unit and "MemoryMax" not in unit
-    assert "has no shape in the spec" in unit
+    files = render(parse_spec(BASE, catalog), catalog)
+    dropins = [text for path, text in files.items() if path.startswith(MEMORY)]
+    assert dropins and all("MemoryHigh" not in d and "MemoryMax" not in d for d in dropins)
+    assert all("has no shape in the spec" in d for d in dropins)
+    assert "MemoryHigh" not in files[UNIT]
+
+
+def test_each_board_is_limited_for_the_quantisation_it_gets(catalog):
+    """The service is one recipe; the limits follow each board's model, in a recipe of their own."""
+    raw = {"boards": ["qemux86-64", "qemuarm64", "raspberrypi5"],
+           "models": [{"name": "smollm2-135m-instruct",
+                       "quantize": {"default": "Q4_K_M", "qemuarm64": "Q8_0"}}]}
+    spec = parse_spec(raw, catalog)
+    files = render(spec, catalog)
+    limits = {path[len(MEMORY):]: _limits(text) for path, text in files.items() if path.startswith(MEMORY)}
+    assert sorted(limits) == ["10-memory.conf", "qemux86-64/10-memory.conf", "raspberrypi5/10-memory.conf"]
+    for board in ("qemux86-64", "raspberrypi5"):
+        est = memory.estimate(spec.served_model("llama-cpp", catalog, board), 4096)
+        assert limits[f"{board}/10-memory.conf"] == (est.high_mib, est.max_mib)
+    largest = memory.estimate(spec.served_model("llama-cpp", catalog, "qemuarm64"), 4096)
+    assert limits["10-memory.conf"] == (largest.high_mib, largest.max_mib)
+    assert limits["qemux86-64/10-memory.conf"][0] < limits["10-memory.conf"][0]
+    recipe = files["meta-edgegenai/recipes-ai/edgegenai-llama-cpp-server-memory/"
+                   "edgegenai-llama-cpp-server-memory_1.0.bb"]
+    assert 'PACKAGE_ARCH = "${MACHINE_ARCH}"' in recipe and 'SRC_URI = "file://10-memory.conf"' in recipe
 
 
 def test_a_context_the_board_cannot_hold_is_refused_with_both_numbers(catalog):

@@ -46,6 +46,9 @@ class EnginePlan:
     engine: Engine
     backends: Tuple[str, ...]
     model: Optional[Model]  # None: a library engine without a service
+    # (MACHINE, the model as that board gets it): a quantisation per board
+    # gives each board its own size, and so its own memory limits.
+    board_models: Tuple[Tuple[str, Model], ...] = ()
 
     def _parts(self) -> List[Requirements]:
         """The engine and its enabled backends: what each needs adds up."""
@@ -92,7 +95,10 @@ def plan(spec: Spec, catalog: Catalog) -> List[EnginePlan]:
     for name in sorted(spec.engines):
         engine = catalog.engines[name]
         backends = tuple(sorted(set(spec.engines[name].backends_of(engine))))
-        plans.append(EnginePlan(engine, backends, spec.served_model(name, catalog)))
+        model = spec.served_model(name, catalog)
+        boards = tuple((catalog.boards[b.name].machine, spec.served_model(name, catalog, b.name))
+                       for b in spec.boards) if model else ()
+        plans.append(EnginePlan(engine, backends, model, boards))
     return plans
 
 
@@ -143,6 +149,7 @@ def _render_engine(p: EnginePlan, server, releases: List[str], put: Put, out: En
         out.contents.append((f"lib/oeqa/runtime/cases/{engine.oeqa}", "testimage cases: " + engine.oeqa_summary))
         return
     svc_dir = f"recipes-ai/{svc.recipe}"
+    memory_recipe = f"{svc.recipe}-memory"
     auth = engine.server and server.auth == "api-key"
     files = list(svc.files) + (list(svc.key_files) if auth else [])
     units = [f for f in files if f.endswith(".service")]
@@ -150,7 +157,7 @@ def _render_engine(p: EnginePlan, server, releases: List[str], put: Put, out: En
                auth=auth, allow=list(server.allow), units=units, files=files,
                key_file=key_file_recipe(engine), allows_wx=p.allows_wx,
                device_allow=p.device_allow, groups=p.groups, startup_timeout=STARTUP_TIMEOUT,
-               memory=memory.estimate(p.model, server.context_size), model_dir=MODEL_DIR)
+               memory_recipe=memory_recipe, model_dir=MODEL_DIR)
     put(f"{svc_dir}/{svc.recipe}_1.0.bb", f"{templates}/service.bb.j2", **ctx)
     for f in files:
         put(f"{svc_dir}/files/{f}", f"{templates}/files/{f}.j2", **ctx)
@@ -160,12 +167,36 @@ def _render_engine(p: EnginePlan, server, releases: List[str], put: Put, out: En
         key_file=key_file(engine) if auth else None, device_logs=p.device_logs,
         load_logs=p.load_logs)
 
+    if engine.server:
+        _render_memory(p, svc.name, memory_recipe, server.context_size, put)
+        out.contents.append((f"recipes-ai/{memory_recipe}/", f"the memory limits of {svc.name} per board"))
     out.packages.add(svc.recipe)
     out.contents += [
         (f"{svc_dir}/", f"the {engine.name} {'server' if engine.server else 'service'} "
                         "as a sandboxed systemd service"),
         (f"lib/oeqa/runtime/cases/{engine.oeqa}", "testimage cases: " + engine.oeqa_summary),
     ]
+
+
+def _render_memory(p: EnginePlan, service: str, recipe: str, context_size: int, put: Put) -> None:
+    """The service's memory limits as a drop-in per board, in a recipe of their own.
+
+    The limits follow the model each board serves (its quantisation) and
+    the server's context; kept out of the service recipe, a change of model
+    rebuilds this small recipe and never the service.  `files/` holds the
+    largest limits, which also serve every board whose model is that one;
+    `files/<MACHINE>/` a board with a smaller one.
+    """
+    unit, dropin = f"{service}.service", "10-memory.conf"
+    largest = max((m for _, m in p.board_models), key=lambda m: m.size)
+    put(f"recipes-ai/{recipe}/{recipe}_1.0.bb", "layer/engines/memory/recipe.bb.j2",
+        engine=p.engine, unit=unit, dropin=dropin)
+    boards = [(f"{machine}/", f"board {machine}", model) for machine, model in p.board_models
+              if model != largest]
+    for subdir, what, model in [("", "the boards without a file of their own", largest)] + boards:
+        put(f"recipes-ai/{recipe}/files/{subdir}{dropin}", "layer/engines/memory/dropin.conf.j2",
+            unit=unit, what=what, model=model, context_size=context_size,
+            memory=memory.estimate(model, context_size))
 
 
 def collections(plans: List[EnginePlan]) -> Set[str]:

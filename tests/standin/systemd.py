@@ -78,6 +78,7 @@ BASE_FORMAT = 1
 VARIANTS = ("good", "bad-unit", "bad-model", "crash")
 TOOLS = ("mmdebstrap", "mke2fs")
 SERVER_RECIPE = re.compile(r"recipes-ai/edgegenai-llama-cpp-server/[^/]+\.bb$")
+MEMORY_RECIPE = re.compile(r"recipes-ai/edgegenai-llama-cpp-server-memory/[^/]+\.bb$")
 DROPIN_DIR = "etc/systemd/system/llama-server.service.d"
 # Fails at once and says why (oom-kill).  Measured alternatives: a sandbox
 # that forbids the server's socket (RestrictAddressFamilies=AF_UNIX,
@@ -218,17 +219,24 @@ def _logical_lines(text: str) -> list[str]:
     return text.replace("\\\n", " ").splitlines()
 
 
-def service_install(files: dict[str, str]) -> dict[str, tuple[bytes, int]]:
-    """What the service recipe's do_install writes: {absolute path: (content, mode)}.
+def service_install(files: dict[str, str], machine: str,
+                    recipe_re: re.Pattern = SERVER_RECIPE) -> dict[str, tuple[bytes, int]]:
+    """What a service recipe's do_install writes on `machine`: {absolute path: (content, mode)}.
 
     Read from the rendered recipe itself: each `sed -e ... ${S}/FILE >
     ${D}PATH` becomes a Python substitution of the same expressions, each
-    `chmod MODE ${D}PATH` its mode, so the stand-in cannot drift from the
-    recipe.
+    `install -m MODE ${S}/FILE ${D}PATH` a copy, each `chmod MODE ${D}PATH`
+    its mode, so the stand-in cannot drift from the recipe.  FILE is taken
+    from files/<machine>/ where the recipe has one, as BitBake's
+    FILESOVERRIDES does.
     """
-    recipe_path = next(p for p in files if SERVER_RECIPE.search(p))
+    recipe_path = next(p for p in files if recipe_re.search(p))
     recipe = files[recipe_path]
     src_dir = recipe_path.rsplit("/", 1)[0] + "/files/"
+
+    def source(name: str) -> str:
+        return files.get(f"{src_dir}{machine}/{name}", files.get(src_dir + name))
+
     body = re.search(r"^do_install\(\) \{\n(.*?)^\}", recipe, re.M | re.S)
     if body is None:
         raise RuntimeError(f"{recipe_path}: no do_install")
@@ -236,8 +244,11 @@ def service_install(files: dict[str, str]) -> dict[str, tuple[bytes, int]]:
     for line in _logical_lines(body.group(1)):
         sed = re.match(r"\s*sed((?:\s+-e\s+'[^']*')+)\s+\$\{S\}/(\S+)\s*>\s*\$\{D\}(\S+)$", line)
         chmod = re.match(r"\s*chmod\s+([0-7]+)\s+\$\{D\}(\S+)$", line)
-        if sed:
-            text = files[src_dir + sed.group(2)]
+        copy = re.match(r"\s*install\s+-m\s+([0-7]+)\s+\$\{S\}/(\S+)\s+\$\{D\}(\S+)$", line)
+        if copy:
+            out[expand(copy.group(3))] = [source(copy.group(2)).encode(), int(copy.group(1), 8)]
+        elif sed:
+            text = source(sed.group(2))
             for expr in re.findall(r"-e\s+'([^']*)'", sed.group(1)):
                 cmd, pattern, replacement, flags = expr.split(",")
                 if cmd != "s" or flags != "g":
@@ -351,8 +362,8 @@ def _install_model(root: Path, spec: Spec, variant: str) -> dict:
 def populate(root: Path, board: Board, spec: Spec, variant: str) -> None:
     """Put the layer's files, user and model into the copy of the base at `root`."""
     files = render(spec)
-    installed = service_install(files)
-    for path, (data, mode) in installed.items():
+    installed = service_install(files, board.machine)
+    for path, (data, mode) in {**installed, **service_install(files, board.machine, MEMORY_RECIPE)}.items():
         _write(root, path, data, mode)
     units = [p for p in installed if p.endswith(".service")]
     for unit in units:

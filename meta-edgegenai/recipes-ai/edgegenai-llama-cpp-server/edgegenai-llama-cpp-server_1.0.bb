@@ -49,6 +49,7 @@ CONFFILES:${PN} = "${sysconfdir}/default/llama-server"
 # other seccomp settings of the unit, and says so only in its boot log.
 RDEPENDS:${PN} = "\
     curl \
+    edgegenai-llama-cpp-server-memory \
     libseccomp \
     llama-cpp-server \
     model-smollm2-360m-instruct-q4-k-m \
