@@ -190,6 +190,14 @@ class Quantizer(_Data):
         return self
 
 
+class ModelSpdx(_Data):
+    """What an SBOM says of the models an engine runs (SPDX 3's AI profile)."""
+
+    type: List[str] = Field(default_factory=list)
+    domain: List[str] = Field(default_factory=list)
+    application: str
+
+
 class Engine(Requirements):
     """An inference engine: built by a recipe of ours, or packaged by a BSP.
 
@@ -223,6 +231,8 @@ class Engine(Requirements):
     providers: List[str] = Field(default_factory=list)
     # Build-time quantisation of the engine's models (llama.cpp: llama-quantize).
     quantize: Optional[Quantizer] = None
+    # How the model packages' SPDX describes the engine's models.
+    model_spdx: Optional[ModelSpdx] = None
     recipe: Optional[str] = None
     license: Optional[str] = None
     cve_product: Optional[str] = None

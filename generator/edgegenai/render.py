@@ -184,6 +184,12 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
         distro_features_append=sorted(distro_features),
         preferred_versions=runtime_versions(spec, catalog), licence_layers=licence_layers)
     put(f"{LAYER}/classes/edgegenai_model.bbclass", "layer/classes/edgegenai_model.bbclass.j2")
+    put(f"{LAYER}/classes/edgegenai_model_spdx.bbclass", "layer/classes/edgegenai_model_spdx.bbclass.j2")
+    engines_spdx = [(p.engine.name, p.engine.model_spdx.model_dump(exclude_defaults=True))
+                    for p in plans if p.engine.model_spdx]
+    for module in ("__init__.py", "sbom.py"):
+        put(f"{LAYER}/lib/edgegenai_layer/{module}", f"layer/lib/edgegenai_layer/{module}.j2",
+            engines_spdx=engines_spdx)
     depend_repos = {c: releases[0].repos[catalog.layers[c].repo].url for c in collections}
     put(f"{LAYER}/README.md", "layer/README.md.j2", engines=[p.engine.name for p in servers],
         other_engines=[p.engine.name for p in plans if not p.engine.server],

@@ -117,3 +117,9 @@ do_install() {
 }
 
 FILES:${PN} += "${MODEL_DIR}/${MODEL_NAME}"
+
+# The model in the SPDX 3 SBOM, as an SPDX AI package (edgegenai_model_spdx.bbclass).
+# Last in the class: oelint-parser (oelint, the fuzz test) numbers a nested class's
+# lines from where it is inherited, so a line after this one would share its number
+# with a recipe's line, and their order would change from run to run.
+inherit edgegenai_model_spdx
