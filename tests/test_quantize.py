@@ -194,50 +194,13 @@ def _quantizer():
 
 def _f16_model(path: Path) -> Path:
     """A llama-shaped F16 model whose rows are whole k-quant blocks (256 wide)."""
-    import numpy as np
-    gguf = pytest.importorskip("gguf", reason="gguf is not installed")
+    pytest.importorskip("gguf", reason="gguf is not installed")
+    from edgegenai.catalog import Shape
     from standin import tinymodel
 
-    tokens, scores, types = tinymodel.vocabulary()
-    embd, ff, layers = 256, 768, 2
-    rng = np.random.RandomState(20261202)
-
-    def rand(*shape):
-        return (rng.standard_normal(shape) * 0.02).astype(np.float16)
-
-    w = gguf.GGUFWriter(str(path), "llama")
-    w.add_name("quantise-test")
-    w.add_context_length(512)
-    w.add_embedding_length(embd)
-    w.add_block_count(layers)
-    w.add_feed_forward_length(ff)
-    w.add_head_count(4)
-    w.add_head_count_kv(4)
-    w.add_rope_dimension_count(embd // 4)
-    w.add_layer_norm_rms_eps(1e-5)
-    w.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
-    w.add_tokenizer_model("llama")
-    w.add_token_list(tokens)
-    w.add_token_scores(scores)
-    w.add_token_types(types)
-    w.add_bos_token_id(tinymodel.BOS)
-    w.add_eos_token_id(tinymodel.EOS)
-    w.add_tensor("token_embd.weight", rand(len(tokens), embd))
-    for i in range(layers):
-        w.add_tensor(f"blk.{i}.attn_norm.weight", np.ones(embd, np.float32))
-        for name in ("attn_q", "attn_k", "attn_v", "attn_output"):
-            w.add_tensor(f"blk.{i}.{name}.weight", rand(embd, embd))
-        w.add_tensor(f"blk.{i}.ffn_norm.weight", np.ones(embd, np.float32))
-        w.add_tensor(f"blk.{i}.ffn_gate.weight", rand(ff, embd))
-        w.add_tensor(f"blk.{i}.ffn_up.weight", rand(ff, embd))
-        w.add_tensor(f"blk.{i}.ffn_down.weight", rand(embd, ff))
-    w.add_tensor("output_norm.weight", np.ones(embd, np.float32))
-    w.add_tensor("output.weight", rand(len(tokens), embd))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    return path
+    shape = Shape(layers=2, heads=4, kv_heads=4, head_dim=64, vocab=len(tinymodel.vocabulary()[0]),
+                  feed_forward=768)
+    return tinymodel.write_shaped(path, shape, seed=20261202)
 
 
 def _imatrix(model: Path, path: Path) -> Path:

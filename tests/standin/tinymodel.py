@@ -149,6 +149,64 @@ def write(path: Path) -> Path:
     return path
 
 
+def write_shaped(path: Path, shape, seed: int = 1) -> Path:
+    """An F16 llama-architecture GGUF of `shape` (a catalog Shape: layers, heads, kv_heads,
+    head_dim, vocab, feed_forward) with random weights and this module's tokenizer.
+
+    For what depends on a model's size and not its weights: memory, speed, quantisation.
+    """
+    import gguf
+
+    tokens, scores, types = vocabulary()
+    for i in range(shape.vocab - len(tokens)):
+        tokens.append(f"▁tok{i}")
+        scores.append(-1000.0 - i * 1e-3)
+        types.append(int(gguf.TokenType.NORMAL))
+    rng = np.random.RandomState(seed)
+    n_embd, kv = shape.heads * shape.head_dim, shape.kv_heads * shape.head_dim
+
+    def rand(*dims, scale=0.02):
+        return (rng.standard_normal(dims).astype(np.float32) * scale).astype(np.float16)
+
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_name("shape-random")
+    w.add_context_length(32768)
+    w.add_embedding_length(n_embd)
+    w.add_block_count(shape.layers)
+    w.add_feed_forward_length(shape.feed_forward)
+    w.add_head_count(shape.heads)
+    w.add_head_count_kv(shape.kv_heads)
+    w.add_rope_dimension_count(shape.head_dim)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
+    w.add_tokenizer_model("llama")
+    w.add_token_list(tokens)
+    w.add_token_scores(scores)
+    w.add_token_types(types)
+    w.add_bos_token_id(BOS)
+    w.add_eos_token_id(EOS)
+    w.add_unk_token_id(UNK)
+    w.add_chat_template(CHAT_TEMPLATE)
+    w.add_tensor("token_embd.weight", rand(shape.vocab, n_embd, scale=0.1))
+    for layer in range(shape.layers):
+        p = f"blk.{layer}"
+        w.add_tensor(f"{p}.attn_norm.weight", np.ones(n_embd, dtype=np.float32))
+        w.add_tensor(f"{p}.attn_q.weight", rand(n_embd, n_embd))
+        w.add_tensor(f"{p}.attn_k.weight", rand(kv, n_embd))
+        w.add_tensor(f"{p}.attn_v.weight", rand(kv, n_embd))
+        w.add_tensor(f"{p}.attn_output.weight", rand(n_embd, n_embd))
+        w.add_tensor(f"{p}.ffn_norm.weight", np.ones(n_embd, dtype=np.float32))
+        w.add_tensor(f"{p}.ffn_gate.weight", rand(shape.feed_forward, n_embd))
+        w.add_tensor(f"{p}.ffn_up.weight", rand(shape.feed_forward, n_embd))
+        w.add_tensor(f"{p}.ffn_down.weight", rand(n_embd, shape.feed_forward))
+    w.add_tensor("output_norm.weight", np.ones(n_embd, dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
