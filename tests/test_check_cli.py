@@ -50,8 +50,11 @@ def test_findings_exit_1_with_file_and_line(tmp_path):
     assert out.returncode == 1
     found = {(f["id"], f["path"], f["line"]) for c in json.loads(out.stdout)["checks"] for f in c["findings"]}
     where = "meta-edgegenai/recipes-ai/llama-cpp/llama-cpp_0.0.8770.bb"
-    assert found == {("edgegenai.pins.autorev", where, 17), ("edgegenai.pins.srcrev", where, 16),
-                     ("edgegenai.drift.stale", where, 17)}
+    lines = recipe.read_text().splitlines()
+    srcrev = lines.index('SRCREV = "${AUTOREV}"') + 1
+    src_uri = next(i for i, line in enumerate(lines, 1) if line.startswith("SRC_URI = "))
+    assert found == {("edgegenai.pins.autorev", where, srcrev), ("edgegenai.pins.srcrev", where, src_uri),
+                     ("edgegenai.drift.stale", where, srcrev)}
 
 
 @pytest.mark.parametrize("args,message", [

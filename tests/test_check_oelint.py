@@ -19,9 +19,11 @@ def _layer_with_recipe(tmp_path, text):
 def test_autorev_recipe(tmp_path):
     ws = _layer_with_recipe(tmp_path, lambda t: t.replace(
         'SRCREV = "82764d8f405ff7928c061d8c100b50e9f77939f6"', 'SRCREV = "${AUTOREV}"'))
+    where = "meta-edgegenai/recipes-ai/llama-cpp/llama-cpp_0.0.8770.bb"
+    line = (ws.root / where).read_text().splitlines().index('SRCREV = "${AUTOREV}"') + 1
     findings = oelint.check(ws).findings
     assert [(f.id, f.severity, f.location) for f in findings] == [
-        ("edgegenai.oelint.vars.autorev", WARNING, "meta-edgegenai/recipes-ai/llama-cpp/llama-cpp_0.0.8770.bb:17")]
+        ("edgegenai.oelint.vars.autorev", WARNING, f"{where}:{line}")]
     assert "AUTOREV" in findings[0].message and "data/oelint-suppressions.yaml" in findings[0].message
 
 

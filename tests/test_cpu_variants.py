@@ -8,6 +8,10 @@ how fast each configuration runs is `benchmarks/cpu_variants_bench.py`.
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+
+import pytest
 
 from edgegenai.oepaths import expand
 from edgegenai.render import render
@@ -62,3 +66,37 @@ def test_the_tune_only_build_stays_available(catalog):
     assert "LOAD_LOGS = []\n" in files[OEQA]
     # The flag stays defined, so a bbappend or local.conf can still turn it on.
     assert "PACKAGECONFIG[cpu-variants] = " in files[LLAMA]
+
+
+def _preimage(patch: str) -> tuple[str, str]:
+    """The file a one-file patch applies to, rebuilt from its hunks (context and removed lines)."""
+    path = re.search(r"^--- a/(\S+)$", patch, re.M).group(1)
+    lines: list[str] = []
+    for hunk in re.finditer(r"^@@ -(\d+),(\d+) \+\d+,\d+ @@.*\n((?:[ +-].*\n)*)", patch, re.M):
+        start, count = int(hunk.group(1)), int(hunk.group(2))
+        lines += ["\n"] * (start - 1 - len(lines))
+        old = [line[1:] + "\n" for line in hunk.group(3).splitlines() if line[:1] in " -"]
+        assert len(old) == count, f"hunk at line {start} claims {count} lines, has {len(old)}"
+        lines += old
+    return path, "".join(lines)
+
+
+def test_our_patches_ship_with_the_recipe_and_apply(catalog, tmp_path):
+    """The SME guard patch: in SRC_URI, next to the recipe, with its status, applying without fuzz."""
+    engine = catalog.engines["llama-cpp"]
+    assert engine.patches, "llama-cpp carries the SME guard for GCC 13"
+    files = _files(catalog)
+    src_uri = re.search(r'^SRC_URI = "(.*?)"$', files[LLAMA], re.M | re.S).group(1).split()
+    for name in engine.patches:
+        patch = files[f"meta-edgegenai/recipes-ai/llama-cpp/files/{name}"]
+        assert f"file://{name}" in src_uri
+        assert re.search(r"^Upstream-Status: (Pending|Submitted|Backport|Denied|Inappropriate)", patch, re.M)
+        assert re.search(r"^Signed-off-by: ", patch, re.M)
+        if shutil.which("patch") is None:
+            pytest.skip("no patch(1) to apply the patch with")
+        path, before = _preimage(patch)
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(before)
+        out = subprocess.run(["patch", "-p1", "-F0", "--dry-run"], input=patch, text=True,
+                             capture_output=True, cwd=tmp_path)
+        assert out.returncode == 0 and "fuzz" not in out.stdout.lower(), out.stdout + out.stderr

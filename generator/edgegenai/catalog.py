@@ -229,6 +229,8 @@ class Engine(Requirements):
     server: bool = False
     # The execution providers a library engine must offer (its oeqa case).
     providers: List[str] = Field(default_factory=list)
+    # Our patches on the engine's source (templates/layer/engines/<engine>/patches/).
+    patches: List[str] = Field(default_factory=list)
     # Build-time quantisation of the engine's models (llama.cpp: llama-quantize).
     quantize: Optional[Quantizer] = None
     # How the model packages' SPDX describes the engine's models.

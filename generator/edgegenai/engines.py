@@ -22,6 +22,7 @@ from .oepaths import expand
 from .spec import Spec
 
 Put = Callable[..., None]
+Copy = Callable[[str, str], None]
 
 # Where models live on the device (the model class's MODEL_DIR, usrmerge).
 MODEL_DIR = "/usr/share/edgegenai/models"
@@ -113,23 +114,26 @@ class EngineLayer:
     release_packages: Dict[str, Set[str]] = field(default_factory=dict)
 
 
-def render_engines(spec: Spec, plans: List[EnginePlan], put: Put) -> EngineLayer:
-    """Each engine's recipe, service recipe and files, and oeqa case.
+def render_engines(spec: Spec, plans: List[EnginePlan], put: Put, copy: Copy) -> EngineLayer:
+    """Each engine's recipe and patches, service recipe and files, and oeqa case.
 
     `put(path, template, **context)` renders a template to a path inside
-    the layer.
+    the layer; `copy(path, template)` ships a file verbatim (a patch).
     """
     out = EngineLayer()
     for p in plans:
-        _render_engine(p, spec.engines[p.engine.name].server, spec.releases, put, out)
+        _render_engine(p, spec.engines[p.engine.name].server, spec.releases, put, copy, out)
     return out
 
 
-def _render_engine(p: EnginePlan, server, releases: List[str], put: Put, out: EngineLayer) -> None:
+def _render_engine(p: EnginePlan, server, releases: List[str], put: Put, copy: Copy,
+                   out: EngineLayer) -> None:
     engine = p.engine
     templates = f"layer/engines/{engine.name}"
     if engine.recipe:
         recipe_dir = f"recipes-ai/{engine.recipe}"
+        for patch in engine.patches:
+            copy(f"{recipe_dir}/files/{patch}", f"{templates}/patches/{patch}")
         pc_flags = [(name, be.packageconfig) for name, be in sorted(engine.backends.items())
                     if be.packageconfig]
         put(f"{recipe_dir}/{engine.recipe}_{engine.version}.bb", f"{templates}/recipe.bb.j2",

@@ -148,7 +148,7 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     def copy_in_layer(path: str, template: str) -> None:
         files[f"{LAYER}/{path}"] = (templates_dir() / template).read_text("utf-8")
 
-    engine_layer = engines.render_engines(spec, plans, put_in_layer)
+    engine_layer = engines.render_engines(spec, plans, put_in_layer, copy_in_layer)
     contents: List[Tuple[str, str]] = list(engine_layer.contents)
     distro_features = {"seccomp"} | engine_layer.distro_features
 

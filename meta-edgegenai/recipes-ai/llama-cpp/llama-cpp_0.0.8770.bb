@@ -13,7 +13,10 @@ CVE_PRODUCT = "ggml:llama.cpp"
 
 # Upstream release tag b8770; the git checkout lands in ${BP}, the
 # default S of every release.
-SRC_URI = "git://github.com/ggml-org/llama.cpp.git;protocol=https;nobranch=1;destsuffix=${BP}"
+SRC_URI = "\
+    git://github.com/ggml-org/llama.cpp.git;protocol=https;nobranch=1;destsuffix=${BP} \
+    file://0001-ggml-cpu-build-the-SME-variants-only-where-the-compiler-knows-sme.patch \
+"
 SRCREV = "82764d8f405ff7928c061d8c100b50e9f77939f6"
 
 inherit cmake pkgconfig
