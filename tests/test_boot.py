@@ -107,7 +107,8 @@ def test_environment_comes_from_the_catalog(tmp_path, catalog, name, monkeypatch
     assert (qemu["machine"], qemu["cpu"], qemu["boot_args"]) == (
         board.qemu.machine, board.qemu.cpu, board.qemu.boot_args)
     assert qemu["memory"] == f"{board.memory_mb}M"
-    assert "-accel tcg" in qemu["extra_args"]
+    accel = qemu["extra_args"].split("-accel ", 1)[1].split()[0]
+    assert accel == (f"tcg,{board.qemu.tcg}" if board.qemu.tcg else "tcg")
     assert f"-drive file={image.disk},if=virtio,format=raw,snapshot=on" in qemu["extra_args"]
     assert cfg["images"]["kernel"] == str(image.kernel)
     assert cfg["tools"]["qemu"].endswith(board.qemu.system)

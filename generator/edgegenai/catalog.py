@@ -78,6 +78,8 @@ class Qemu(_Data):
     rootfs: str
     root_device: str
     boot_args: str
+    # Options of TCG (QEMU's emulator, used without KVM), e.g. thread=single.
+    tcg: str = ""
 
 
 class Board(_Data):

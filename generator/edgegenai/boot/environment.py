@@ -8,6 +8,7 @@ Why the guest is given what it is given:
 - KVM when /dev/kvm opens and the guest has the host's architecture, TCG
   otherwise (a CI runner or a cross-architecture board);
 - under TCG no more vCPUs than host cores: extra vCPUs only slow TCG down;
+  and the board's TCG options (`qemu.tcg` in boards.yaml);
 - the root disk attached with `snapshot=on`: a test never changes the image;
 - a user-mode NIC with `restrict=on`: the image's network services find an
   interface (no wait-online failure) but the guest reaches nothing.
@@ -98,7 +99,8 @@ def config(board: Board, image: BootImage, *, boot_timeout: int, accel: str = "a
         raise UserError(f"{board.name}: not a QEMU board")
     kvm = accelerator(board, accel) == "kvm"
     smp = board.qemu.smp if kvm else max(1, min(board.qemu.smp, os.cpu_count() or 1))
-    extra = ["-smp", str(smp), "-accel", "kvm" if kvm else "tcg", "-no-reboot"]
+    tcg = ",".join(["tcg"] + ([board.qemu.tcg] if board.qemu.tcg else []))
+    extra = ["-smp", str(smp), "-accel", "kvm" if kvm else tcg, "-no-reboot"]
     if image.disk is not None:
         extra += _drive(board, image.disk)
     if image.initramfs is not None:
