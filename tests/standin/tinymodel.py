@@ -89,6 +89,30 @@ def banned(tokens: list[str], types: list[int]) -> np.ndarray:
     return out
 
 
+def _llama_writer(path: Path, name: str, context: int, file_type, *, layers: int, n_embd: int,
+                  feed_forward: int, heads: int, kv_heads: int, head_dim: int, vocabulary):
+    """A GGUF writer for a llama-architecture model with its hyperparameters and vocabulary set."""
+    import gguf
+
+    tokens, scores, types = vocabulary
+    w = gguf.GGUFWriter(str(path), ARCH)
+    w.add_name(name)
+    w.add_context_length(context)
+    w.add_embedding_length(n_embd)
+    w.add_block_count(layers)
+    w.add_feed_forward_length(feed_forward)
+    w.add_head_count(heads)
+    w.add_head_count_kv(kv_heads)
+    w.add_rope_dimension_count(head_dim)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_file_type(file_type)
+    w.add_tokenizer_model("llama")
+    w.add_token_list(tokens)
+    w.add_token_scores(scores)
+    w.add_token_types(types)
+    return w
+
+
 def write(path: Path) -> Path:
     """Write the model to `path` (deterministic bytes) and return it."""
     import gguf
@@ -106,21 +130,9 @@ def write(path: Path) -> Path:
     output[:, 0] = 0.0
     output[banned(tokens, types), 0] = -100.0
 
-    writer = gguf.GGUFWriter(str(path), ARCH)
-    writer.add_name("edgegenai-tiny-random")
-    writer.add_context_length(N_CTX)
-    writer.add_embedding_length(N_EMBD)
-    writer.add_block_count(N_LAYER)
-    writer.add_feed_forward_length(N_FF)
-    writer.add_head_count(N_HEAD)
-    writer.add_head_count_kv(N_HEAD)
-    writer.add_rope_dimension_count(N_EMBD // N_HEAD)
-    writer.add_layer_norm_rms_eps(1e-5)
-    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
-    writer.add_tokenizer_model("llama")
-    writer.add_token_list(tokens)
-    writer.add_token_scores(scores)
-    writer.add_token_types(types)
+    writer = _llama_writer(path, "edgegenai-tiny-random", N_CTX, gguf.LlamaFileType.ALL_F32,
+                           layers=N_LAYER, n_embd=N_EMBD, feed_forward=N_FF, heads=N_HEAD,
+                           kv_heads=N_HEAD, head_dim=N_EMBD // N_HEAD, vocabulary=(tokens, scores, types))
     writer.add_bos_token_id(BOS)
     writer.add_eos_token_id(EOS)
     writer.add_eot_token_id(IM_END)
@@ -149,11 +161,15 @@ def write(path: Path) -> Path:
     return path
 
 
-def write_shaped(path: Path, shape, seed: int = 1) -> Path:
+def write_shaped(path: Path, shape, seed: int = 1, *, embd_scale: float = 0.1, scale: float = 0.02,
+                  untied: bool = False) -> Path:
     """An F16 llama-architecture GGUF of `shape` (a catalog Shape: layers, heads, kv_heads,
     head_dim, vocab, feed_forward) with random weights and this module's tokenizer.
 
     For what depends on a model's size and not its weights: memory, speed, quantisation.
+    The token embedding is drawn with `embd_scale`, the layers with `scale`;
+    `untied` gives the model an output matrix of its own (SmolLM2 ties it to
+    the embedding), which makes greedy decoding of random weights vary.
     """
     import gguf
 
@@ -165,29 +181,18 @@ def write_shaped(path: Path, shape, seed: int = 1) -> Path:
     rng = np.random.RandomState(seed)
     n_embd, kv = shape.heads * shape.head_dim, shape.kv_heads * shape.head_dim
 
-    def rand(*dims, scale=0.02):
+    def rand(*dims, scale=scale):
         return (rng.standard_normal(dims).astype(np.float32) * scale).astype(np.float16)
 
-    w = gguf.GGUFWriter(str(path), "llama")
-    w.add_name("shape-random")
-    w.add_context_length(32768)
-    w.add_embedding_length(n_embd)
-    w.add_block_count(shape.layers)
-    w.add_feed_forward_length(shape.feed_forward)
-    w.add_head_count(shape.heads)
-    w.add_head_count_kv(shape.kv_heads)
-    w.add_rope_dimension_count(shape.head_dim)
-    w.add_layer_norm_rms_eps(1e-5)
-    w.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
-    w.add_tokenizer_model("llama")
-    w.add_token_list(tokens)
-    w.add_token_scores(scores)
-    w.add_token_types(types)
+    w = _llama_writer(path, "shape-random", 32768, gguf.LlamaFileType.MOSTLY_F16,
+                      layers=shape.layers, n_embd=n_embd, feed_forward=shape.feed_forward,
+                      heads=shape.heads, kv_heads=shape.kv_heads, head_dim=shape.head_dim,
+                      vocabulary=(tokens, scores, types))
     w.add_bos_token_id(BOS)
     w.add_eos_token_id(EOS)
     w.add_unk_token_id(UNK)
     w.add_chat_template(CHAT_TEMPLATE)
-    w.add_tensor("token_embd.weight", rand(shape.vocab, n_embd, scale=0.1))
+    w.add_tensor("token_embd.weight", rand(shape.vocab, n_embd, scale=embd_scale))
     for layer in range(shape.layers):
         p = f"blk.{layer}"
         w.add_tensor(f"{p}.attn_norm.weight", np.ones(n_embd, dtype=np.float32))
@@ -200,6 +205,8 @@ def write_shaped(path: Path, shape, seed: int = 1) -> Path:
         w.add_tensor(f"{p}.ffn_up.weight", rand(shape.feed_forward, n_embd))
         w.add_tensor(f"{p}.ffn_down.weight", rand(n_embd, shape.feed_forward))
     w.add_tensor("output_norm.weight", np.ones(n_embd, dtype=np.float32))
+    if untied:
+        w.add_tensor("output.weight", rand(shape.vocab, n_embd))
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
