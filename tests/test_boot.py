@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -201,6 +202,38 @@ def test_service_active_says_why_from_the_journal():
     assert str(err.value) == (
         "llama-server is activating; journal: llama-server.service: Main process exited, "
         "code=exited, status=1/FAILURE | llama-server.service: Failed with result 'exit-code'.")
+
+
+@pytest.mark.parametrize("states, seen", [
+    (["deactivating", "activating", "activating", "active"], "active"),  # a restart after a crash
+    (["reloading", "active"], "active"),
+    (["activating", "failed"], "failed"),
+    (["inactive", "active"], "inactive"),
+])
+def test_service_active_waits_out_a_restart(tmp_path, states, seen):
+    """The wait loop, run by a real shell against a systemctl that walks through `states`."""
+    if shutil.which("sh") is None:
+        pytest.skip("no sh")
+    (tmp_path / "states").write_text("\n".join(states) + "\n")
+    (tmp_path / "systemctl").write_text(
+        '#!/bin/sh\nhead -n1 "$STATES"; sed -i 1d "$STATES"; [ -s "$STATES" ] || echo "' + states[-1]
+        + '" > "$STATES"\n')
+    (tmp_path / "sleep").write_text("#!/bin/sh\n")
+    for tool in ("systemctl", "sleep"):
+        (tmp_path / tool).chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "STATES": str(tmp_path / "states")}
+
+    def run(command, timeout):
+        if command.startswith("journalctl"):
+            return ["llama-server.service: Failed with result 'exit-code'."], 0
+        out = subprocess.run(["sh", "-c", command], capture_output=True, text=True, env=env, timeout=timeout)
+        return out.stdout.splitlines(), out.returncode
+
+    if seen == "active":
+        assert service_active(run, EXP) == "llama-server active"
+    else:
+        with pytest.raises(CheckFailed, match=f"^llama-server is {seen}; journal: "):
+            service_active(run, EXP)
 
 
 def test_chat_completion_sends_the_api_key():

@@ -124,7 +124,8 @@ def test_unit_that_breaks_the_server_fails_with_the_journal(tmp_path, catalog, s
     assert results["shell"].status == PASS, _problems(report)
     active = results["service-active"]
     assert active.status == FAIL
-    assert active.detail.startswith("llama-server is activating; journal: ")
+    # Still restarting when the wait ends: caught starting, being stopped, or given up on.
+    assert re.match(r"llama-server is (activating|deactivating|failed); journal: ", active.detail), active.detail
     assert "The kernel OOM killer killed some processes in this unit." in active.detail
     assert "Failed with result 'oom-kill'." in active.detail
     assert results["health"].status == SKIP and results["health"].detail == "needs service-active"

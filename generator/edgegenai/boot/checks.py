@@ -124,10 +124,12 @@ def unit_properties(run: Run, unit: str, *names: str) -> dict:
 
 
 def service_active(run: Run, exp: Expectations) -> str:
-    # After boot, "activating" is a restart under way: give it time to come back.
+    # After boot, "activating" or "deactivating" is a restart under way (a
+    # crash, then RestartSec, then the start again): give it time to come back.
     unit = shlex.quote(exp.service)
     out, _ = run(f"for i in $(seq {ACTIVATING_WAIT}); do s=$(systemctl is-active {unit}); "
-                 f'[ "$s" = activating ] || break; sleep 1; done; echo "$s"',
+                 f'case "$s" in activating|deactivating|reloading) sleep 1 ;; *) break ;; esac; '
+                 f'done; echo "$s"',
                  ACTIVATING_WAIT + 60)
     state = (out[-1].strip() if out else "") or "no answer"
     if state != "active":
