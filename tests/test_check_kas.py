@@ -25,7 +25,7 @@ def _found(ws):
 def test_committed_kas_files_pass():
     outcome = kasconfig.check(Workspace(ROOT))
     assert outcome.findings == []
-    assert outcome.notes == ["kas: 6 files, 8 board/option combinations"]
+    assert outcome.notes == ["kas: 7 files, 10 board/option combinations"]
 
 
 def test_typod_key_is_found_at_its_line(tmp_path):

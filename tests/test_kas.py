@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import jsonschema
-import yaml
 import pytest
+import yaml
 from kas import CONFIGSCHEMA
 from kas.includehandler import ConfigFile
 
@@ -50,8 +52,17 @@ def test_board_with_option_resolves(board, option):
         if repo and "url" in repo:
             assert len(repo["commit"]) == 40, f"{name} is not pinned by commit"
     layers = (ROOT / "meta-edgegenai" / "conf" / "layer.conf").read_text()
-    if option and option.stem not in ("debug",):
+    if option and option.stem == "cve":
+        # It requires the include of whichever release builds: each is in the layer.
+        for release in re.findall(r"\S+", re.search(r'LAYERSERIES_COMPAT_edgegenai = "([^"]*)"', layers)[1]):
+            include = f"meta-edgegenai/conf/distro/include/edgegenai-cve-{release}.inc"
+            assert (ROOT / include).is_file(), include
+    elif option and option.stem not in ("debug",):
         assert option.stem in layers, f"layer does not claim {option.stem}"
+
+
+# Options that are not releases, by the kas menu symbol that selects them.
+NON_RELEASE_SYMBOLS = {"debug": "DEBUG_IMAGE", "cve": "CVE_REPORT"}
 
 
 @pytest.mark.parametrize("board", BOARDS, ids=lambda p: p.name)
@@ -66,8 +77,8 @@ def test_kas_menu_selection_becomes_the_same_includes(tmp_path, board, option):
     menu.kconf = Kconfig(str(ROOT / "kas" / "Kconfig"), warn_to_stderr=False)
     symbol = "".join(c if c.isalnum() else "_" for c in board.stem).upper()
     menu.kconf.syms[f"BOARD_{symbol}"].set_value("y")
-    if option.stem == "debug":
-        menu.kconf.syms["DEBUG_IMAGE"].set_value("y")
+    if option.stem in NON_RELEASE_SYMBOLS:
+        menu.kconf.syms[NON_RELEASE_SYMBOLS[option.stem]].set_value("y")
     else:
         menu.kconf.syms[f"RELEASE_{option.stem.upper()}"].set_value("y")
     saved = tmp_path / ".config.yaml"

@@ -113,7 +113,19 @@ def test_kas_board_files(catalog):
     assert files["kas/qemux86-64.yml"].endswith("includes:\n    - kas/include/edgegenai.yml\n\nmachine: qemux86-64\n")
     assert "#   kas build kas/qemuarm64.yml:kas/opt/scarthgap.yml\n" in files["kas/qemuarm64.yml"]
     assert sorted(p for p in files if p.startswith("kas/opt/")) == [
-        "kas/opt/debug.yml", "kas/opt/scarthgap.yml", "kas/opt/wrynose.yml"]
+        "kas/opt/cve.yml", "kas/opt/debug.yml", "kas/opt/scarthgap.yml", "kas/opt/wrynose.yml"]
+
+
+def test_cve_report_option_requires_the_building_releases_include(catalog):
+    files = _render(catalog, releases=["wrynose", "scarthgap"])
+    assert files["kas/opt/cve.yml"].endswith(
+        "    require conf/distro/include/edgegenai-cve-${LAYERSERIES_CORENAMES}.inc\n")
+    wrynose = files["meta-edgegenai/conf/distro/include/edgegenai-cve-wrynose.inc"]
+    scarthgap = files["meta-edgegenai/conf/distro/include/edgegenai-cve-scarthgap.inc"]
+    assert 'OE_FRAGMENTS += "core/yocto/sbom-cve-check"\n' in wrynose and "INHERIT" not in wrynose
+    assert 'INHERIT += "cve-check"\n' in scarthgap and "OE_FRAGMENTS" not in scarthgap
+    only = _render(catalog, releases=["scarthgap"])
+    assert not any("edgegenai-cve-wrynose" in p for p in only)
 
 
 def test_image_memory_and_features(catalog):

@@ -57,6 +57,14 @@ class RepoPin(_Data):
 
 
 
+class CveCheck(_Data):
+    """How a release reports the CVEs of an image: an OE-core config
+    fragment (`OE_FRAGMENTS`) or a class (`INHERIT`)."""
+
+    fragment: str = ""
+    inherit: str = ""
+
+
 class Release(_Data):
     name: str
     version: str
@@ -65,6 +73,9 @@ class Release(_Data):
     kernel: str
     # OE-core's Python (PYTHON_BASEVERSION): what binary wheels must match.
     python: str
+    # The image SBOM's format, and how the CVE report is made (kas/opt/cve.yml).
+    sbom: str
+    cve_check: CveCheck
     repos: Dict[str, RepoPin]
 
 

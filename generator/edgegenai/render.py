@@ -17,6 +17,7 @@ from . import engines, escape, licences
 from .accelerators import dynamic_layers, fitted, render_accelerators, runtime_versions
 from .catalog import Board, Catalog, Release, load_catalog
 from .models import render_models
+from .vulnerabilities import render_cve, summary as cve_summary
 from .spec import Spec
 
 LAYER = "meta-edgegenai"
@@ -212,9 +213,10 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
         put(f"{KAS}/opt/{release.name}.yml", "kas/release.yml.j2", release=release,
             repos=_repos(release, catalog, collections, bsp))
     put(f"{KAS}/opt/debug.yml", "kas/debug.yml.j2")
+    render_cve(releases, put, put_in_layer)
     put(f"{KAS}/Kconfig", "kas/Kconfig.j2",
         boards=[{"symbol": _symbol(b.name), "name": b.name, "machine": b.machine, "arch": b.arch,
                  "description": b.description} for b in boards],
         releases=[{"symbol": _symbol(r.name), "name": r.name, "version": r.version} for r in releases],
-        licences=_kconfig_licences(restricted))
+        licences=_kconfig_licences(restricted), cve_reports=cve_summary(releases))
     return dict(sorted(files.items()))
