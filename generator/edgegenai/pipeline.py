@@ -1,0 +1,228 @@
+"""The CI pipeline of a spec: what each job does, before any CI's words for it.
+
+`edgegenai ci --github` and `--gitlab` say the same pipeline in two
+dialects, so what it does is decided here, once:
+
+- **check**: the committed layer is what the spec renders (`generate
+  --check`), the field's tools pass (`edgegenai check`), and real BitBake
+  parses and resolves every board x release offline (`check --bitbake`,
+  on the upstream layers `kas checkout` brings at the pinned commits);
+- **build**: one job per board x release, with kas in its container;
+  downloads and shared state kept in the CI's cache, and, when given, an
+  sstate mirror and a hash-equivalence server, the BitBake way
+  (SSTATE_MIRRORS, BB_HASHSERVE_UPSTREAM);
+- **boot test** (QEMU boards): `edgegenai test` boots the image it just
+  built and asks the service for a completion.  A test image needs root
+  on the console, so QEMU boards build the debug variant; other boards
+  build the production image;
+- **artefacts**: the image files under their stable names, the SBOM (SPDX
+  3.0 on wrynose, SPDX 2.2 on scarthgap) and the CVE report
+  (`kas/opt/cve.yml`: OE-core's sbom-cve-check on wrynose, cve-check on
+  scarthgap), per board and release.
+
+Restricted licence terms are never accepted by the pipeline on its own: a
+board whose build needs a licence flag is refused until the flag is named
+with `--accept`, which adds the flag's kas fragment to that board's builds.
+
+Every value the user gives (runner labels, mirror, hash server, spec path,
+what to install) has a rule, checked here; values then pass through the
+YAML and shell filters of the templates.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterable, List, Optional, Sequence, Tuple
+
+from . import __version__, licences
+from .catalog import Catalog
+from .errors import UserError
+from .fields import URL_SAYS, _URL
+from .spec import Spec
+
+# kas as the tests run it; kas-container runs the image of the same version.
+KAS_VERSION = "5.5"
+KAS_IMAGE = f"ghcr.io/siemens/kas/kas:{KAS_VERSION}"
+# GitHub actions, pinned to the commit of their release tag.
+ACTIONS = {
+    "checkout": ("actions/checkout", "3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
+    "cache": ("actions/cache", "27d5ce7f107fe9357f9df03efb73ab90386fccae", "v5.0.5"),
+    "upload-artifact": ("actions/upload-artifact", "bbbca2ddaa5d8feaa63e36b76fdaad77386f024f",
+                        "v7.0.0"),
+}
+# Where a runner's Yocto builds need disk and time that hosted runners lack.
+DEFAULT_RUNNER = ("self-hosted", "linux", "x64")
+CVE_OPTION = "cve"
+DEBUG_OPTION = "debug"
+# Packages the check job adds to the kas image: shellcheck and
+# systemd-analyze for `edgegenai check`, a kernel tree for its Kconfig check.
+CHECK_PACKAGES = ("shellcheck", "systemd", "linux-source", "xz-utils")
+# What a QEMU boot test adds, per QEMU system binary.
+QEMU_PACKAGES = {"qemu-system-x86_64": "qemu-system-x86", "qemu-system-aarch64": "qemu-system-arm"}
+
+RUNNER_SAYS = "a runner label: letters, digits and '.', '_', '-', starting with a letter or digit"
+_RUNNER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+HASHSERVE_SAYS = ("a hash-equivalence server as BitBake takes it: host:port, or a ws:// or wss:// "
+                  "URL, with no white space, quotes, ';', '$', '{', '}', '\\' or '`'")
+_HOST_PORT = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?:[0-9]{1,5}")
+_WS_URL = re.compile(r"wss?://[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(:[0-9]{1,5})?"
+                     r"(/[A-Za-z0-9._~/-]*)?")
+SPEC_PATH_SAYS = ("a relative path inside the repository: letters, digits and '.', '_', '-', '/', "
+                  "no '..' and no empty part")
+_SPEC_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*")
+INSTALL_SAYS = ("what pip installs edgegenai from: a version ('0.1.0'), or an https URL of a "
+                "wheel or source archive")
+_VERSION = re.compile(r"[0-9][A-Za-z0-9.+!-]{0,63}")
+
+
+@dataclass(frozen=True)
+class Build:
+    """One matrix entry: a board on a release."""
+
+    board: str
+    release: str
+    machine: str
+    # The kas config chain, as `kas build` takes it.
+    config: str
+    boot_test: bool
+    # Debian package of the QEMU system emulator a boot test needs.
+    qemu_package: str
+    # The QEMU kernel's stable name, kept with the image files.
+    kernel: str
+    flags: Tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.board}-{self.release}"
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    spec_path: Optional[str]
+    image: str
+    builds: Tuple[Build, ...]
+    releases: Tuple[str, ...]
+    # kas files to check out per release for the BitBake check: every board's.
+    checkouts: Tuple[Tuple[str, Tuple[str, ...]], ...]
+    build_runner: Tuple[str, ...]
+    sstate_mirror: str
+    hashserve: str
+    install: str
+    kas_version: str = KAS_VERSION
+    kas_image: str = KAS_IMAGE
+
+    @property
+    def sstate_mirrors(self) -> str:
+        """SSTATE_MIRRORS for a mirror base URL, as OE documents it."""
+        if not self.sstate_mirror:
+            return ""
+        return f"file://.* {self.sstate_mirror.rstrip('/')}/PATH;downloadfilename=PATH"
+
+    @property
+    def check_packages(self) -> Tuple[str, ...]:
+        return CHECK_PACKAGES
+
+    def requirement(self, extra: str) -> str:
+        """What pip installs: edgegenai with `extra`, at a version or from a URL."""
+        if _VERSION.fullmatch(self.install):
+            return f"edgegenai[{extra}]=={self.install}"
+        return f"edgegenai[{extra}] @ {self.install}"
+
+
+def _problems_of(option: str, values: Iterable[str], check: Callable[[str], str]) -> List[str]:
+    """One line per value that breaks its rule; `check` returns the rule, or "" when kept."""
+    problems = []
+    for value in values:
+        rule = check(value)
+        if rule:
+            problems.append(f"{option} {value[:60]!r}: must be {rule}")
+    return problems
+
+
+def _runner(v: str) -> str:
+    return "" if _RUNNER.fullmatch(v) else RUNNER_SAYS
+
+
+def _hashserve(v: str) -> str:
+    if len(v) <= 256 and (_HOST_PORT.fullmatch(v) or _WS_URL.fullmatch(v)):
+        return ""
+    return HASHSERVE_SAYS
+
+
+def _mirror(v: str) -> str:
+    m = _URL.fullmatch(v) if len(v) <= 2048 else None
+    return "" if m and m.group("scheme") == "https" else URL_SAYS.format(schemes="https")
+
+
+def _spec_path(v: str) -> str:
+    parts = v.split("/")
+    if len(v) <= 255 and _SPEC_PATH.fullmatch(v) and not any(p in (".", "..") for p in parts):
+        return ""
+    return SPEC_PATH_SAYS
+
+
+def _install(v: str) -> str:
+    if _VERSION.fullmatch(v) or not _mirror(v):
+        return ""
+    return INSTALL_SAYS
+
+
+def plan(spec: Spec, catalog: Catalog, *, spec_path: Optional[str] = None,
+         runner: Sequence[str] = (), sstate_mirror: str = "", hashserve: str = "",
+         accept: Sequence[str] = (), install: str = __version__) -> Pipeline:
+    """The pipeline of `spec`; a UserError lists every bad option at once."""
+    problems = []
+    problems += _problems_of("--runner", runner, _runner)
+    problems += _problems_of("--sstate-mirror", [sstate_mirror] if sstate_mirror else [], _mirror)
+    problems += _problems_of("--hashserve", [hashserve] if hashserve else [], _hashserve)
+    problems += _problems_of("--install", [install], _install)
+    if spec_path is not None:
+        problems += _problems_of("spec path", [spec_path], _spec_path)
+    terms = licences.terms(spec, catalog)
+    known = {t.flag for t in terms}
+    problems += [f"--accept {f[:60]!r}: the spec needs no such licence flag; it needs "
+                 f"{', '.join(sorted(known)) or 'none'}" for f in accept if f not in known]
+    for t in terms:
+        if t.flag not in accept:
+            problems.append(f"{', '.join(t.boards)} need(s) the terms of licence flag {t.flag} "
+                            f"accepted: read kas/opt/{t.flag}.yml, then add --accept {t.flag}")
+    if problems:
+        raise UserError(problems)
+
+    builds = []
+    for ref in spec.boards:
+        board = catalog.boards[ref.name]
+        flags = tuple(t.flag for t in terms if board.name in t.boards)
+        for i, release in enumerate(spec.releases):
+            opts = ([release] if i else []) + [CVE_OPTION] + list(flags)
+            if board.qemu:
+                opts.append(DEBUG_OPTION)
+            config = ":".join([f"kas/{board.name}.yml"] + [f"kas/opt/{o}.yml" for o in opts])
+            qemu = board.qemu
+            builds.append(Build(
+                board=board.name, release=release, machine=board.machine, config=config,
+                boot_test=qemu is not None,
+                qemu_package=QEMU_PACKAGES.get(qemu.system, "") if qemu else "",
+                kernel=qemu.kernel_image if qemu else "", flags=flags))
+    checkouts = tuple(
+        (release, tuple(":".join([f"kas/{ref.name}.yml"] + ([f"kas/opt/{release}.yml"] if i else []))
+                        for ref in spec.boards))
+        for i, release in enumerate(spec.releases))
+    return Pipeline(spec_path=spec_path, image=spec.image.name, builds=tuple(builds),
+                    releases=tuple(spec.releases), checkouts=checkouts,
+                    build_runner=tuple(runner) or DEFAULT_RUNNER, sstate_mirror=sstate_mirror,
+                    hashserve=hashserve, install=install)
+
+
+PROVIDERS = {"github": "ci/github.yml.j2", "gitlab": "ci/gitlab.yml.j2"}
+# Where each CI reads its configuration, relative to the repository's root.
+CONFIG_PATHS = {"github": ".github/workflows/edgegenai.yml", "gitlab": ".gitlab-ci.yml"}
+
+
+def render_ci(pipeline: Pipeline, provider: str) -> str:
+    """The pipeline in `provider`'s words (a key of PROVIDERS)."""
+    from .render import GENERATED, make_environment
+
+    template = make_environment().get_template(PROVIDERS[provider])
+    return template.render(p=pipeline, actions=ACTIONS, generated=GENERATED)
