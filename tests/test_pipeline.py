@@ -354,3 +354,31 @@ def test_fuzzed_option_is_refused_or_lands_as_itself(catalog, option):
             assert len(text.splitlines()) - len(before.splitlines()) in range(0, 6)
 
     check()
+
+
+def test_check_step_checks_out_each_release_where_the_bitbake_check_looks(catalog, tmp_path):
+    """The check step, run with kas and edgegenai stand-ins that record their calls.
+
+    kas checks a repo out at $KAS_WORK_DIR/<repo>, and only into a work
+    directory that exists; `check --bitbake` reads <root>/<release>/<repo>.
+    """
+    planned, text = _render(catalog, "github", ROOT / "examples" / "jetson-orin.yaml")
+    step = next(s["run"] for s in yaml.safe_load(text)["jobs"]["check"]["steps"]
+                if s.get("name", "").startswith("Check the layer"))
+    stubs, log = tmp_path / "bin", tmp_path / "calls"
+    stubs.mkdir()
+    (stubs / "kas").write_text('#!/bin/sh\n[ -d "$KAS_WORK_DIR" ] || { echo "no $KAS_WORK_DIR" >&2; exit 3; }\n'
+                               f'echo "kas $KAS_WORK_DIR $*" >> {log}\n')
+    (stubs / "edgegenai").write_text(f'#!/bin/sh\necho "edgegenai $*" >> {log}\n')
+    for stub in stubs.iterdir():
+        stub.chmod(0o755)
+    env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}", "RUNNER_TEMP": str(tmp_path / "rt")}
+    run = subprocess.run(["bash", "-e", "-c", step], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    calls = log.read_text().splitlines()
+    root = tmp_path / "rt" / "upstream"
+    assert calls[0] == "edgegenai generate examples/jetson-orin.yaml --check"
+    assert calls[1:-1] == [f"kas {root / release} checkout {config}"
+                           for release, configs in planned.checkouts for config in configs]
+    assert calls[-1] == (f"edgegenai check --spec examples/jetson-orin.yaml --bitbake --bitbake-root {root} "
+                         "--bitbake-user builder --format junit -o check-report.xml")
