@@ -76,36 +76,29 @@ SPECS = [None] + EXAMPLES
 SPEC_IDS = ["default"] + [p.stem for p in EXAMPLES]
 
 
-@pytest.fixture(scope="module")
-def github_files(tmp_path_factory, catalog):
-    out = tmp_path_factory.mktemp("github")
+def _rendered_files(out, catalog, provider, **options):
+    """Every spec's pipeline, and one with every option given (so the lines they add are linted)."""
     files = []
     for spec_file, name in zip(SPECS, SPEC_IDS):
-        path = out / f"{name}.yml"
-        path.write_text(_render(catalog, "github", spec_file)[1], encoding="utf-8")
-        files.append(path)
-    # Every option given, so the lines they add are linted too.
-    path = out / "options.yml"
-    path.write_text(_render(catalog, "github", sstate_mirror="https://sstate.example.com/all",
-                            hashserve="wss://hashserv.example.com/ws", runner=("self-hosted", "arm64"),
-                            install="https://example.com/edgegenai-0.1.0-py3-none-any.whl")[1])
-    files.append(path)
+        files.append(out / f"{name}.yml")
+        files[-1].write_text(_render(catalog, provider, spec_file)[1], encoding="utf-8")
+    files.append(out / "options.yml")
+    files[-1].write_text(_render(catalog, provider, sstate_mirror="https://sstate.example.com/all",
+                                 **options)[1], encoding="utf-8")
     return files
+
+
+@pytest.fixture(scope="module")
+def github_files(tmp_path_factory, catalog):
+    return _rendered_files(tmp_path_factory.mktemp("github"), catalog, "github",
+                           hashserve="wss://hashserv.example.com/ws", runner=("self-hosted", "arm64"),
+                           install="https://example.com/edgegenai-0.1.0-py3-none-any.whl")
 
 
 @pytest.fixture(scope="module")
 def gitlab_files(tmp_path_factory, catalog):
-    out = tmp_path_factory.mktemp("gitlab")
-    files = []
-    for spec_file, name in zip(SPECS, SPEC_IDS):
-        path = out / f"{name}.yml"
-        path.write_text(_render(catalog, "gitlab", spec_file)[1], encoding="utf-8")
-        files.append(path)
-    path = out / "options.yml"
-    path.write_text(_render(catalog, "gitlab", sstate_mirror="https://sstate.example.com/all",
-                            hashserve="hashserv.example.com:8686")[1])
-    files.append(path)
-    return files
+    return _rendered_files(tmp_path_factory.mktemp("gitlab"), catalog, "gitlab",
+                           hashserve="hashserv.example.com:8686")
 
 
 # -- the CIs' own tools ---------------------------------------------------------
