@@ -35,7 +35,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, List, Optional, Sequence, Tuple
 
-from . import __version__, licences
+from . import __version__, licences, vulnerabilities
 from .catalog import Catalog
 from .errors import UserError
 from .fields import URL_SAYS, _URL
@@ -53,7 +53,6 @@ ACTIONS = {
 }
 # Where a runner's Yocto builds need disk and time that hosted runners lack.
 DEFAULT_RUNNER = ("self-hosted", "linux", "x64")
-CVE_OPTION = "cve"
 DEBUG_OPTION = "debug"
 # Packages the check job adds to the kas image: shellcheck and
 # systemd-analyze for `edgegenai check`, a kernel tree for its Kconfig check.
@@ -195,10 +194,10 @@ def plan(spec: Spec, catalog: Catalog, *, spec_path: Optional[str] = None,
         board = catalog.boards[ref.name]
         flags = tuple(t.flag for t in terms if board.name in t.boards)
         for i, release in enumerate(spec.releases):
-            opts = ([release] if i else []) + [CVE_OPTION] + list(flags)
-            if board.qemu:
-                opts.append(DEBUG_OPTION)
-            config = ":".join([f"kas/{board.name}.yml"] + [f"kas/opt/{o}.yml" for o in opts])
+            fragments = ([f"kas/opt/{release}.yml"] if i else []) + [vulnerabilities.OPTION] \
+                + [f"kas/opt/{flag}.yml" for flag in flags] \
+                + ([f"kas/opt/{DEBUG_OPTION}.yml"] if board.qemu else [])
+            config = ":".join([f"kas/{board.name}.yml"] + fragments)
             qemu = board.qemu
             builds.append(Build(
                 board=board.name, release=release, machine=board.machine, config=config,
