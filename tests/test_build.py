@@ -121,7 +121,7 @@ def test_unknown_names_are_all_reported(fake_kas, capsys):
     assert exit_.value.code == 2
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("edgegenai: error: unknown release 'kirkstone'; known: ")
-    assert err[1:] == ["edgegenai: error: unknown option 'fast'; known: debug",
+    assert err[1:] == ["edgegenai: error: unknown option 'fast'; known: cve, debug",
                        "edgegenai: error: --opt scarthgap: releases go in --release"]
     assert not fake_kas.exists()  # kas never ran
 
