@@ -112,6 +112,15 @@ def _url(schemes: tuple, need_path: bool) -> Callable[[str], str]:
     return check
 
 
+def url_problem(value: str, schemes: tuple = ("https",)) -> str:
+    """The rule a URL given outside the spec (a command-line option) breaks, or ""."""
+    try:
+        _url(schemes, False)(value)
+    except ValueError as err:
+        return str(err)
+    return ""
+
+
 HttpsUrl = Annotated[str, AfterValidator(_url(("https",), True)),
                      Field(description="Where the model file is fetched: https, pinned to a revision. "
                                        f"Rule: {URL_SAYS.format(schemes='https')}.", max_length=2048)]

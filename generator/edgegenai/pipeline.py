@@ -38,7 +38,8 @@ from typing import Callable, Iterable, List, Optional, Sequence, Tuple
 from . import __version__, licences, vulnerabilities
 from .catalog import Catalog
 from .errors import UserError
-from .fields import URL_SAYS, _URL
+from .builder.invocation import kas_config
+from .fields import url_problem
 from .spec import Spec
 
 # kas as the tests run it; kas-container runs the image of the same version.
@@ -130,41 +131,36 @@ class Pipeline:
 
 
 def _problems_of(option: str, values: Iterable[str], check: Callable[[str], str]) -> List[str]:
-    """One line per value that breaks its rule; `check` returns the rule, or "" when kept."""
+    """One line per value that breaks its rule; `check` says how ("must be ..."), or "" when kept."""
     problems = []
     for value in values:
-        rule = check(value)
-        if rule:
-            problems.append(f"{option} {value[:60]!r}: must be {rule}")
+        problem = check(value)
+        if problem:
+            problems.append(f"{option} {value[:60]!r}: {problem}")
     return problems
 
 
 def _runner(v: str) -> str:
-    return "" if _RUNNER.fullmatch(v) else RUNNER_SAYS
+    return "" if _RUNNER.fullmatch(v) else f"must be {RUNNER_SAYS}"
 
 
 def _hashserve(v: str) -> str:
     if len(v) <= 256 and (_HOST_PORT.fullmatch(v) or _WS_URL.fullmatch(v)):
         return ""
-    return HASHSERVE_SAYS
-
-
-def _mirror(v: str) -> str:
-    m = _URL.fullmatch(v) if len(v) <= 2048 else None
-    return "" if m and m.group("scheme") == "https" else URL_SAYS.format(schemes="https")
+    return f"must be {HASHSERVE_SAYS}"
 
 
 def _spec_path(v: str) -> str:
     parts = v.split("/")
     if len(v) <= 255 and _SPEC_PATH.fullmatch(v) and not any(p in (".", "..") for p in parts):
         return ""
-    return SPEC_PATH_SAYS
+    return f"must be {SPEC_PATH_SAYS}"
 
 
 def _install(v: str) -> str:
-    if _VERSION.fullmatch(v) or not _mirror(v):
+    if _VERSION.fullmatch(v) or not url_problem(v):
         return ""
-    return INSTALL_SAYS
+    return f"must be {INSTALL_SAYS}"
 
 
 def plan(spec: Spec, catalog: Catalog, *, spec_path: Optional[str] = None,
@@ -173,7 +169,7 @@ def plan(spec: Spec, catalog: Catalog, *, spec_path: Optional[str] = None,
     """The pipeline of `spec`; a UserError lists every bad option at once."""
     problems = []
     problems += _problems_of("--runner", runner, _runner)
-    problems += _problems_of("--sstate-mirror", [sstate_mirror] if sstate_mirror else [], _mirror)
+    problems += _problems_of("--sstate-mirror", [sstate_mirror] if sstate_mirror else [], url_problem)
     problems += _problems_of("--hashserve", [hashserve] if hashserve else [], _hashserve)
     problems += _problems_of("--install", [install], _install)
     if spec_path is not None:
@@ -193,21 +189,17 @@ def plan(spec: Spec, catalog: Catalog, *, spec_path: Optional[str] = None,
     for ref in spec.boards:
         board = catalog.boards[ref.name]
         flags = tuple(t.flag for t in terms if board.name in t.boards)
+        qemu = board.qemu
         for i, release in enumerate(spec.releases):
-            fragments = ([f"kas/opt/{release}.yml"] if i else []) + [vulnerabilities.OPTION] \
-                + [f"kas/opt/{flag}.yml" for flag in flags] \
-                + ([f"kas/opt/{DEBUG_OPTION}.yml"] if board.qemu else [])
-            config = ":".join([f"kas/{board.name}.yml"] + fragments)
-            qemu = board.qemu
+            options = ([release] if i else []) + [vulnerabilities.OPTION] + list(flags) + ([DEBUG_OPTION] if qemu else [])
+            config = kas_config(board.name, options)
             builds.append(Build(
                 board=board.name, release=release, machine=board.machine, config=config,
                 boot_test=qemu is not None,
                 qemu_package=QEMU_PACKAGES.get(qemu.system, "") if qemu else "",
                 kernel=qemu.kernel_image if qemu else "", flags=flags))
-    checkouts = tuple(
-        (release, tuple(":".join([f"kas/{ref.name}.yml"] + ([f"kas/opt/{release}.yml"] if i else []))
-                        for ref in spec.boards))
-        for i, release in enumerate(spec.releases))
+    checkouts = tuple((release, tuple(kas_config(ref.name, [release] if i else []) for ref in spec.boards))
+                      for i, release in enumerate(spec.releases))
     return Pipeline(spec_path=spec_path, image=spec.image.name, builds=tuple(builds),
                     releases=tuple(spec.releases), checkouts=checkouts,
                     build_runner=tuple(runner) or DEFAULT_RUNNER, sstate_mirror=sstate_mirror,

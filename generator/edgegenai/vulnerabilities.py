@@ -15,7 +15,8 @@ from typing import Callable, List
 
 from .catalog import Release
 
-OPTION = "kas/opt/cve.yml"
+# The kas option fragment, kas/opt/<OPTION>.yml.
+OPTION = "cve"
 
 
 def _how(release: Release) -> str:
@@ -32,4 +33,4 @@ def render_cve(releases: List[Release], put: Callable[..., None], put_in_layer: 
     for release in releases:
         put_in_layer(f"conf/distro/include/edgegenai-cve-{release.name}.inc",
                      "layer/conf/distro/include/edgegenai-cve.inc.j2", release=release)
-    put(OPTION, "kas/cve.yml.j2", releases=[(r.name, r.sbom, _how(r)) for r in releases])
+    put(f"kas/opt/{OPTION}.yml", "kas/cve.yml.j2", releases=[(r.name, r.sbom, _how(r)) for r in releases])

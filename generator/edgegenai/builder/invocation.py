@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..catalog import Catalog
 from ..errors import UserError
@@ -29,6 +29,11 @@ class Invocation:
     cwd: Path
     build_dir: Path
     config: str
+
+
+def kas_config(board: str, options: Sequence[str] = ()) -> str:
+    """A board's kas file with option fragments, chained the kas way."""
+    return ":".join([f"kas/{board}.yml"] + [f"kas/opt/{o}.yml" for o in options])
 
 
 def _available(kas_dir: Path) -> List[str]:
@@ -76,7 +81,7 @@ def plan(catalog: Catalog, board: str, repo: Path, *, release: Optional[str] = N
                             f"kas/opt/{flag}.yml, then add --opt {flag}")
     if problems:
         raise UserError(problems)
-    config = ":".join([f"kas/{board}.yml"] + [f"kas/opt/{f}.yml" for f in fragments])
+    config = kas_config(board, fragments)
     values = {k: environ[k] for k in SHARED if environ.get(k)}
     values.update({k: v for k, v in (shared or {}).items() if v})
     for key in ("DL_DIR", "SSTATE_DIR"):

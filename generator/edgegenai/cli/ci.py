@@ -71,9 +71,8 @@ def command(spec_file, provider, output, runner, sstate_mirror, hashserve, accep
 
 def _write(path: Path, text: str) -> None:
     """Whole or not at all: a temporary file beside it, renamed over it."""
-    if path.parent and not path.parent.is_dir():
-        path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
