@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import json
 import os
 import re
 import tempfile
@@ -112,6 +113,9 @@ def meaning(files: Dict[str, str], out: Path) -> Dict[str, object]:
                     m = ENV_LINE.match(line)
                     assert m, f"EnvironmentFile line is not KEY='value': {line!r}"
                     env.append(m.group(1))
+        elif rel.endswith(".json"):
+            # The gate's request: the prompt is a JSON string value and nothing more.
+            kas.append((rel, _keys(json.loads(text))))
         elif rel.endswith((".service", "-health", "-key")) or "/files/" in rel and not rel.endswith(".rules"):
             verbatim[rel.rsplit("/", 1)[1]] = text
         elif rel.startswith("kas/") and rel.endswith(".yml"):
@@ -143,7 +147,7 @@ def _keys(data, prefix=()) -> Tuple:
 TWINS = {"models[0].license_flags":
          lambda v: " ".join(f"commercial{i}" for i, _ in enumerate(dict.fromkeys(v.split())))}
 # kas option fragments that are not a licence flag's.
-FIXED_OPTS = ("debug", "wrynose", "scarthgap")
+FIXED_OPTS = ("debug", "wrynose", "scarthgap", "cve", "rauc-dev-keys")
 
 
 @lru_cache(maxsize=8)

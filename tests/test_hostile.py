@@ -24,7 +24,8 @@ from hostile import BASE, HOSTILE, STRING_FIELDS, names_field, with_value
 
 # (field, kind) pairs a field accepts: harmless text where they land.
 ACCEPTED = {
-    ("models[0].summary", kind) for kind in ("single-quote", "semicolon", "shell", "dotdot", "path", "percent")
+    (field, kind) for field in ("models[0].summary", "image.gate.prompt")
+    for kind in ("single-quote", "semicolon", "shell", "dotdot", "path", "percent")
 } | {("models[0].license_flags", "empty"), ("models[0].source", "empty")}
 
 CASES = [(f, k) for f in STRING_FIELDS for k in HOSTILE]

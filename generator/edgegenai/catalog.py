@@ -177,6 +177,11 @@ class EngineService(_Data):
     files: List[str]
     # Added with `auth: api-key`: the first-boot key unit and its script.
     key_files: List[str] = Field(default_factory=list)
+    # Model rollout: the defaults file's variables that name the model file
+    # and the name it is served under, and all a model bundle may set.
+    model_setting: Optional[str] = None
+    alias_setting: Optional[str] = None
+    bundle_settings: List[str] = Field(default_factory=list)
 
 
 class Quantizer(_Data):

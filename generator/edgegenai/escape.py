@@ -147,6 +147,11 @@ def py(value: object) -> str:
     return repr(value)
 
 
+def json_str(value: object) -> str:
+    """A JSON string literal (then quoted again for the language around it, as `sh`)."""
+    return json.dumps(_one_line(value, "a JSON string"), ensure_ascii=True)
+
+
 def text(value: object) -> str:
     """Prose in a comment or a Markdown table cell: one line, and no cell separator."""
     out = _one_line(value, "a line of text")
@@ -154,4 +159,5 @@ def text(value: object) -> str:
 
 
 FILTERS = {"bb": bb, "bb_uri": bb_uri, "bb_word": bb_word, "sh": sh, "env": env, "unit": unit,
-           "yaml": yaml, "kconfig": kconfig, "py": py, "text": text}
+           "yaml": yaml, "kconfig": kconfig, "py": py, "text": text,
+           "json_str": json_str}

@@ -17,6 +17,8 @@ from . import engines, escape, licences
 from .accelerators import dynamic_layers, fitted, render_accelerators, runtime_versions
 from .catalog import Board, Catalog, Release, load_catalog
 from .models import render_models
+from .rollout import (COLLECTIONS as ROLLOUT_COLLECTIONS, distro_includes, render_dev_keys_option,
+                      render_rollout, wanted as rollout_wanted)
 from .vulnerabilities import render_cve, summary as cve_summary
 from .spec import Spec
 
@@ -66,6 +68,8 @@ def _layer_collections(spec: Spec, catalog: Catalog, plans: List[engines.EngineP
         runtime = catalog.stacks[acc.stack].runtime
         if runtime:
             needed.update(runtime.layers)
+    if rollout_wanted(spec):
+        needed.update(ROLLOUT_COLLECTIONS)
     order = list(BASE_COLLECTIONS)
     return order + sorted(needed - set(order))
 
@@ -156,7 +160,12 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     model_layer = render_models(spec, catalog, put_in_layer)
     contents.extend(model_layer.contents)
 
-    rdepends = sorted(engine_layer.packages | set(model_layer.packages))
+    rollout_contents, rollout_packages = render_rollout(spec, catalog, plans, put_in_layer)
+    contents.extend(rollout_contents)
+    if rollout_packages:
+        distro_features.add("rauc")
+
+    rdepends = sorted(engine_layer.packages | set(model_layer.packages) | set(rollout_packages))
     put(f"{LAYER}/recipes-core/packagegroups/packagegroup-edgegenai.bb",
         "layer/recipes-core/packagegroups/packagegroup-edgegenai.bb.j2", rdepends=rdepends,
         release_rdepends=sorted((r, sorted(p)) for r, p in engine_layer.release_packages.items()))
@@ -183,7 +192,8 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     licence_layers = [catalog.layers[t.layer] for t in restricted if t.layer]
     put(f"{LAYER}/conf/distro/edgegenai.conf", "layer/conf/distro/edgegenai.conf.j2",
         distro_features_append=sorted(distro_features),
-        preferred_versions=runtime_versions(spec, catalog), licence_layers=licence_layers)
+        preferred_versions=runtime_versions(spec, catalog), licence_layers=licence_layers,
+        distro_includes=distro_includes(spec))
     put(f"{LAYER}/classes/edgegenai_model.bbclass", "layer/classes/edgegenai_model.bbclass.j2")
     put(f"{LAYER}/classes/edgegenai_model_spdx.bbclass", "layer/classes/edgegenai_model_spdx.bbclass.j2")
     engines_spdx = [(p.engine.name, p.engine.model_spdx.model_dump(exclude_defaults=True))
@@ -214,6 +224,7 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
             repos=_repos(release, catalog, collections, bsp))
     put(f"{KAS}/opt/debug.yml", "kas/debug.yml.j2")
     render_cve(releases, put, put_in_layer)
+    render_dev_keys_option(spec, put)
     put(f"{KAS}/Kconfig", "kas/Kconfig.j2",
         boards=[{"symbol": _symbol(b.name), "name": b.name, "machine": b.machine, "arch": b.arch,
                  "description": b.description} for b in boards],

@@ -157,10 +157,29 @@ class ModelRef(_ByName):
         return self.quantize.get(board, self.quantize["default"])
 
 
+class GateSpec(_Spec):
+    """The health gate a model bundle must pass on the device before it is kept."""
+
+    prompt: fields.Text = Field("Reply with one word: ready.",
+                                description="The fixed prompt the new model must answer.")
+    max_tokens: Annotated[int, Strict()] = Field(8, ge=1, le=4096, description="Tokens the answer may have.")
+    time_budget: Annotated[int, Strict()] = Field(
+        120, ge=1, le=3600, description="Seconds the answer may take, prompt and generation together.")
+    min_tokens_per_second: Annotated[float, Strict(), Field(ge=0, le=100000)] = Field(
+        0.5, description="Generation speed the answer must reach (llama-server's own timing).")
+    max_rss_mib: Optional[Annotated[int, Strict()]] = Field(
+        None, ge=1, le=1048576,
+        description="Resident memory the server may use with the new model, in MiB "
+                    "(default: the service's MemoryHigh, from its memory drop-in).")
+
+
 class ImageSpec(_Spec):
     name: fields.Name = Field("edgegenai-image", description="Image recipe name.")
     features: Annotated[List[fields.Name], AfterValidator(_unique("feature"))] = Field(
         default_factory=lambda: ["ssh"], max_length=32, description="Image features (catalog: features).")
+    gate: GateSpec = Field(default_factory=GateSpec,
+                           description="With the model-rollout feature: what a new model must pass "
+                                       "on the device before it is kept.")
 
 
 def _default_models(engines) -> List[dict]:
@@ -359,6 +378,13 @@ def check_meaning(spec: Spec, catalog: Catalog) -> List[str]:
     for k, feat in enumerate(spec.image.features):
         if feat not in catalog.features:
             problems.append(f"image.features[{k}]: unknown feature '{feat}'; known: {_known(catalog.features)}")
+        elif feat == "model-rollout":
+            rolled = [e for e in spec.engines if e in catalog.engines and catalog.engines[e].service
+                      and catalog.engines[e].service.model_setting]
+            if len(rolled) != 1:
+                problems.append(f"image.features[{k}]: model-rollout needs exactly one engine whose "
+                                f"server can take a model bundle (llama-cpp), not "
+                                f"{_known(rolled) or 'none'}")
     if not problems:
         problems.extend(_check_image_name(spec, catalog))
         problems.extend(_check_memory(spec, catalog))

@@ -13,8 +13,10 @@ have no network.  Finding ids put the oelint rule id under `edgegenai.`
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
+import tempfile
 from importlib import resources
 from typing import Dict, List, Tuple
 
@@ -38,6 +40,12 @@ def suppressions() -> Dict[str, str]:
     return yaml.safe_load(text) or {}
 
 
+def known_variables() -> Dict[str, str]:
+    """Variables the layer sets on purpose that the linter does not know: name -> who defines it."""
+    text = resources.files("edgegenai").joinpath("data", "oelint-known.yaml").read_text("utf-8")
+    return yaml.safe_load(text) or {}
+
+
 def finding_id(rule: str) -> str:
     """oelint.vars.autorev -> edgegenai.oelint.vars.autorev"""
     return "edgegenai.oelint." + rule.removeprefix("oelint.")
@@ -53,7 +61,11 @@ def lint(files: List[str], release: str, cwd, suppress=None) -> Tuple[List[Tuple
     args = command() + ["--quiet", "--relpaths", "--release", release, "--messageformat", FORMAT]
     for rule in sorted(suppressions() if suppress is None else suppress):
         args += ["--suppress", rule]
-    run = subprocess.run(args + files, cwd=cwd, capture_output=True, text=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as known:
+        json.dump({"variables": {"known": sorted(known_variables())}}, known)
+        known.flush()
+        args += [f"--constantmods=+{known.name}"]
+        run = subprocess.run(args + files, cwd=cwd, capture_output=True, text=True)
     rows, other = [], []
     for text in (run.stdout + run.stderr).splitlines():
         parts = text.split("\t")
