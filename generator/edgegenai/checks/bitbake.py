@@ -108,8 +108,20 @@ def licence_flags(ws: Workspace) -> List[str]:
     return sorted(flags)
 
 
+def extra_targets(ws: Workspace) -> List[str]:
+    """Recipes the layer builds beside the image: the model bundles (model-rollout)."""
+    return sorted(p.name.split("_")[0] for p in ws.layer.glob("recipes-ota/edgegenai-model-bundle-*/*.bb"))
+
+
+def extra_conf(ws: Workspace) -> str:
+    """With the development keys' recipe in the layer, resolve the graph they add too."""
+    if any(ws.layer.glob("recipes-ota/edgegenai-rauc-dev-keys/*.bb")):
+        return 'EDGEGENAI_RAUC_DEV_KEYS = "1"\n'
+    return ""
+
+
 def write_build_dir(build: Path, layers: List[Path], machine: str, distro_name: str,
-                    accepted: List[str] = ()) -> None:
+                    accepted: List[str] = (), extra: str = "") -> None:
     conf = build / "conf"
     conf.mkdir(parents=True, exist_ok=True)
     bblayers = "".join(f"  {p} \\\n" for p in layers)
@@ -122,6 +134,7 @@ def write_build_dir(build: Path, layers: List[Path], machine: str, distro_name: 
                       f'MACHINE = "{machine}"\nDISTRO = "{distro_name}"\nBB_NO_NETWORK = "1"\n'
                       'DL_DIR = "${TOPDIR}/downloads"\nSSTATE_DIR = "${TOPDIR}/sstate-cache"\n'
                       'BB_HASHSERVE = ""\nBB_SIGNATURE_HANDLER = "OEBasicHash"\nCONF_VERSION = "2"\n'
+                      + extra
                       + ("# Accepted only so the whole task graph resolves; nothing is built or\n"
                          "# shipped here, and a real build needs the user's own acceptance.\n"
                          f'LICENSE_FLAGS_ACCEPTED = "{" ".join(accepted)}"\n' if accepted else ""))
@@ -192,6 +205,7 @@ def check(ws: Workspace) -> Outcome:
     findings: List[Finding] = []
     notes: List[str] = []
     image = ws.spec.image.name
+    targets = [image] + extra_targets(ws)
     ran = 0
     for board_ref in ws.spec.boards:
         board = ws.catalog.boards[board_ref.name]
@@ -208,14 +222,15 @@ def check(ws: Workspace) -> Outcome:
             build = build_base(ws) / f"{release}-{board.machine}"
             build.mkdir(parents=True, exist_ok=True)
             copied = copy_layer(ws, build)
-            write_build_dir(build, upstream + [copied], board.machine, distro(ws), licence_flags(ws))
+            write_build_dir(build, upstream + [copied], board.machine, distro(ws), licence_flags(ws),
+                            extra_conf(ws))
             if user:  # only what we wrote; BitBake's own files are the user's already
                 os.chown(build, pw.pw_uid, pw.pw_gid)
                 for part in ("conf", "layers"):
                     _chown_tree(build / part, pw.pw_uid, pw.pw_gid)
             ran += 1
             for args, what in ((["-p"], f"bitbake -p ({combo})"),
-                               (["-g", image], f"bitbake -g {image} ({combo})")):
+                               (["-g", *targets], f"bitbake -g {' '.join(targets)} ({combo})")):
                 try:
                     run = bitbake(release_dir, build, user, args)
                 except subprocess.TimeoutExpired:
@@ -231,7 +246,7 @@ def check(ws: Workspace) -> Outcome:
                 if run.returncode != 0:
                     break
             else:
-                notes.append(f"bitbake: {combo}: bitbake -p and -g {image} passed ({build})")
+                notes.append(f"bitbake: {combo}: bitbake -p and -g {' '.join(targets)} passed ({build})")
     if not ran:
         return Outcome(findings, skipped=f"no board and release could be checked with {root}")
     return Outcome(findings, notes)
