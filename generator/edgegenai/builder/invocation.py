@@ -44,11 +44,12 @@ def plan(catalog: Catalog, board: str, repo: Path, *, release: Optional[str] = N
          opts: Tuple[str, ...] = (), container: bool = False,
          shared: Optional[Mapping[str, Optional[str]]] = None,
          environ: Optional[Mapping[str, str]] = None,
-         licence_flags: Tuple[str, ...] = ()) -> Invocation:
+         licence_flags: Tuple[str, ...] = (), targets: Tuple[str, ...] = ()) -> Invocation:
     """The kas call for `board`; a UserError lists every unknown name at once.
 
     `licence_flags`: the flags the board's build needs accepted (licences.py);
-    each must be among `opts`.
+    each must be among `opts`.  `targets`: recipes to build instead of the
+    kas file's image (the model bundles).
     """
     environ = dict(os.environ if environ is None else environ)
     kas_dir = repo / "kas"
@@ -89,6 +90,7 @@ def plan(catalog: Catalog, board: str, repo: Path, *, release: Optional[str] = N
             values[key] = str(Path(values[key]).expanduser().absolute())
     environ.update(values)
     build_dir = Path(environ.get("KAS_BUILD_DIR") or repo / "build")
-    argv = ("kas-container" if container else "kas", "build", config)
+    argv = ("kas-container" if container else "kas", "build", config) \
+        + tuple(arg for t in targets for arg in ("--target", t))
     return Invocation(argv=argv, env=environ, shared=values, cwd=repo, build_dir=build_dir,
                       config=config)

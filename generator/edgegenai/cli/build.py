@@ -49,36 +49,55 @@ def _live(state: BuildState):
     return live, lambda _line: live.update(view())
 
 
+def build_options(function):
+    """The options `build` and `bundle` share, on `function`."""
+    for option in reversed(OPTIONS):
+        function = option(function)
+    return function
+
+
+OPTIONS = [
+    click.option("--release", help="Yocto release (a kas/opt/<release>.yml) instead of the default."),
+    click.option("--opt", "opts", default="", metavar="A,B",
+                 help="Option fragments from kas/opt/, comma-separated (e.g. debug)."),
+    click.option("--container", is_flag=True, help="Build in kas's container (kas-container)."),
+    click.option("--dl-dir", help="Shared download directory (DL_DIR)."),
+    click.option("--sstate-dir", help="Shared state directory (SSTATE_DIR)."),
+    click.option("--sstate-mirrors", help="Shared state mirrors (SSTATE_MIRRORS), e.g. "
+                 "'file://.* https://sstate.example.com/PATH;downloadfilename=PATH'."),
+    click.option("--hashserve", help="Hash equivalence server host:port (BB_HASHSERVE_UPSTREAM; "
+                 "BB_HASHSERVE becomes 'auto')."),
+    click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+                 show_default=True, help="Repository holding kas/ and meta-edgegenai/."),
+    click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path),
+                 help="Spec the kas files were generated from (image name) [default: built-in]."),
+    click.option("--min-free-gb", type=click.IntRange(min=0), default=host.MIN_FREE_GB,
+                 show_default=True, help="Disk space the host check asks for."),
+]
+
+
 @click.command("build")
 @click.argument("board")
-@click.option("--release", help="Yocto release (a kas/opt/<release>.yml) instead of the default.")
-@click.option("--opt", "opts", default="", metavar="A,B",
-              help="Option fragments from kas/opt/, comma-separated (e.g. debug).")
-@click.option("--container", is_flag=True, help="Build in kas's container (kas-container).")
-@click.option("--dl-dir", help="Shared download directory (DL_DIR).")
-@click.option("--sstate-dir", help="Shared state directory (SSTATE_DIR).")
-@click.option("--sstate-mirrors", help="Shared state mirrors (SSTATE_MIRRORS), e.g. "
-              "'file://.* https://sstate.example.com/PATH;downloadfilename=PATH'.")
-@click.option("--hashserve", help="Hash equivalence server host:port (BB_HASHSERVE_UPSTREAM; "
-              "BB_HASHSERVE becomes 'auto').")
-@click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              show_default=True, help="Repository holding kas/ and meta-edgegenai/.")
-@click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Spec the kas files were generated from (image name) [default: built-in].")
-@click.option("--min-free-gb", type=click.IntRange(min=0), default=host.MIN_FREE_GB,
-              show_default=True, help="Disk space the host check asks for.")
+@build_options
 def command(board, release, opts, container, dl_dir, sstate_dir, sstate_mirrors, hashserve,
             repo, spec_file, min_free_gb):
     """Build BOARD's image with kas, with a live progress display."""
-    catalog = load_catalog()
     spec = load_spec(spec_file)
+    run_build(board, release, opts, container, dl_dir, sstate_dir, sstate_mirrors, hashserve,
+              repo, spec, min_free_gb)
+
+
+def run_build(board, release, opts, container, dl_dir, sstate_dir, sstate_mirrors, hashserve,
+              repo, spec, min_free_gb, targets=(), collect=None):
+    """Run kas for BOARD (its image, or `targets`), then list what `collect` finds in the deploy directory."""
+    catalog = load_catalog()
     shared = {"DL_DIR": dl_dir, "SSTATE_DIR": sstate_dir, "SSTATE_MIRRORS": sstate_mirrors}
     if hashserve:
         shared.update(BB_HASHSERVE="auto", BB_HASHSERVE_UPSTREAM=hashserve)
     needed = tuple(t.flag for t in licences.for_board(spec, catalog, board))
     inv = invocation.plan(catalog, board, repo.absolute(), release=release,
                           opts=tuple(o for o in opts.split(",") if o), container=container,
-                          shared=shared, licence_flags=needed)
+                          shared=shared, licence_flags=needed, targets=tuple(targets))
     host.check(inv.build_dir, container=container, min_free_gb=min_free_gb)
     log_path = inv.build_dir / "edgegenai-build.log"
     click.echo(f"edgegenai: {' '.join(inv.argv)}  (log: {log_path})")
@@ -102,11 +121,11 @@ def command(board, release, opts, container, dl_dir, sstate_dir, sstate_mirrors,
         click.echo(f"edgegenai: build failed (exit {code}); full log: {log_path}", err=True)
         sys.exit(1)
     deploy = artefacts.deploy_dir(catalog.boards[board], inv.build_dir)
-    found = artefacts.collect(deploy, catalog.boards[board], spec.image.name)
+    found = (collect or (lambda d: artefacts.collect(d, catalog.boards[board], spec.image.name)))(deploy)
     click.echo(f"edgegenai: artefacts in {deploy}:" if found else
                f"edgegenai: no artefacts found in {deploy}")
     for art in found:
         click.echo(f"  {art.kind:<8} {artefacts.human(art.size):>10}  {art.path.name}")
-    if not any(a.kind == "sbom" for a in found):
+    if not targets and not any(a.kind == "sbom" for a in found):
         click.echo("  (no SBOM: the distro's create-spdx class writes one)")
     click.echo(f"edgegenai: full log: {log_path}")
