@@ -23,7 +23,10 @@ Variants break one thing each, for the harness's failure cases:
 `bad-unit` (a drop-in with a memory limit far below what llama-server needs
 to load: the kernel's OOM killer stops it at every start), `bad-model` (the model file no longer matches its
 manifest), `crash` (the server is killed with SIGSEGV once after it came
-up: systemd restarts it).
+up: systemd restarts it), `rollout` (the model-rollout feature on: RAUC's
+system.conf and keyring, the rollout script, and in /root/bundles signed
+model bundles to install: a good one, a broken one, one signed by a CA the
+device does not trust; see bundles.py).
 """
 
 from __future__ import annotations
@@ -51,7 +54,8 @@ from edgegenai.engines import MODEL_DIR  # noqa: E402
 from edgegenai.oepaths import expand  # noqa: E402
 from edgegenai.render import render  # noqa: E402
 from edgegenai.spec import Spec, load_spec  # noqa: E402
-from standin import tinymodel  # noqa: E402
+from edgegenai import rollout  # noqa: E402
+from standin import bundles, tinymodel  # noqa: E402
 from standin.debian import DEBIAN_ARCH, Unavailable, cache_root  # noqa: E402
 
 SUITE = "sid"
@@ -64,8 +68,11 @@ DEFAULT_MIRROR = "http://deb.debian.org/debian"
 # (>= 258) only dlopen()s libseccomp and libbpf, and without them runs the
 # service with no syscall filter and no IP firewall, saying so once in the
 # journal: the unit's sandbox needs both.
+# rauc and rauc-service (its D-Bus service) install model bundles;
+# squashfs-tools lets `rauc bundle` make them inside the same root filesystem.
 PACKAGES = ("systemd", "systemd-sysv", "udev", "mount", "login", "initramfs-tools", "libseccomp2",
-            "libbpf1", "llama.cpp-tools", "curl", "linux-image-{arch}")
+            "libbpf1", "llama.cpp-tools", "curl", "rauc", "rauc-service", "squashfs-tools",
+            "linux-image-{arch}")
 # Run by mmdebstrap before the kernel is installed, so its initramfs holds
 # just what a QEMU guest needs to mount a virtio ext4 root, gzip-compressed.
 ESSENTIAL_HOOK = (
@@ -75,7 +82,11 @@ ESSENTIAL_HOOK = (
 )
 # Bump when anything that changes the cached base changes.
 BASE_FORMAT = 1
-VARIANTS = ("good", "bad-unit", "bad-model", "crash")
+VARIANTS = ("good", "bad-unit", "bad-model", "crash", "rollout")
+# The spec of the `rollout` variant: the default one with the feature on.
+ROLLOUT_FEATURES = ["ssh", "model-rollout"]
+ROLLOUT_RECIPE = re.compile(r"recipes-ota/edgegenai-model-rollout/[^/]+\.bb$")
+BUNDLES_DIR = "/root/bundles"
 TOOLS = ("mmdebstrap", "mke2fs")
 SERVER_RECIPE = re.compile(r"recipes-ai/edgegenai-llama-cpp-server/[^/]+\.bb$")
 MEMORY_RECIPE = re.compile(r"recipes-ai/edgegenai-llama-cpp-server-memory/[^/]+\.bb$")
@@ -385,6 +396,39 @@ def populate(root: Path, board: Board, spec: Spec, variant: str) -> None:
     if variant == "crash":
         _write(root, "/etc/systemd/system/llama-server-crash.service", CRASH_UNIT.encode())
         _enable(root, "/etc/systemd/system/llama-server-crash.service", CRASH_UNIT)
+    if rollout.wanted(spec):
+        _install_rollout(root, board, spec, files)
+
+
+def _install_rollout(root: Path, board: Board, spec: Spec, files: dict[str, str]) -> None:
+    """The rollout recipe's files, RAUC's system.conf as the rauc-conf bbappend leaves it,
+    a keyring, and signed model bundles to install in /root/bundles."""
+    for path, (data, mode) in service_install(files, board.machine, ROLLOUT_RECIPE).items():
+        _write(root, path, data, mode)
+    keys_dir = Path(tempfile.mkdtemp(prefix="keys.", dir=root.parent))
+    trusted = bundles.make_keys(keys_dir / "trusted", f"{spec.project} development")
+    foreign = bundles.make_keys(keys_dir / "foreign", "someone else")
+    keyring = rollout.KEYRING
+    conf = files[f"meta-edgegenai/recipes-ota/rauc/files/system.conf"]
+    conf = (conf.replace("@MACHINE@", board.machine).replace("@KEYRING@", keyring)
+            .replace("@LIBEXECDIR@", expand("${libexecdir}")))
+    _write(root, "/usr/lib/rauc/system.conf", conf.encode())
+    _write(root, f"/usr/lib/rauc/{keyring}", trusted.ca_cert.read_bytes())
+    compatible = re.search(r"^compatible=(.+)$", conf, re.M).group(1)
+    artifact = "llama-cpp"
+    with tempfile.TemporaryDirectory() as tmp:
+        model = tinymodel.write(Path(tmp) / "model.gguf").read_bytes()
+    good = bundles.model_files(rollout.REPO_PATH, artifact, "tiny-next", "tiny-next.gguf", model, "2.0")
+    # Cut short: RAUC installs it (the signature is good), llama-server cannot load it.
+    broken = bundles.model_files(rollout.REPO_PATH, artifact, "tiny-broken", "tiny-broken.gguf",
+                                 model[:len(model) // 2], "3.0")
+    out = root / BUNDLES_DIR.lstrip("/")
+    out.mkdir(parents=True, exist_ok=True)
+    common = dict(compatible=compatible, repo_name=rollout.REPO_NAME, artifact=artifact)
+    bundles.bundle(root, out / "good.raucb", version="2.0", files=good, keys=trusted, **common)
+    bundles.bundle(root, out / "broken.raucb", version="3.0", files=broken, keys=trusted, **common)
+    bundles.bundle(root, out / "foreign.raucb", version="2.0", files=good, keys=foreign, **common)
+    shutil.rmtree(keys_dir)
 
 
 def _ext4(source: Path, image: Path) -> None:
@@ -404,7 +448,11 @@ def build(board: Board, out_dir: Path, variant: str = "good", spec: Spec | None 
         raise ValueError(f"variant must be one of {', '.join(VARIANTS)}")
     if board.qemu is None:
         raise ValueError(f"{board.name} is not a QEMU board")
-    spec = spec or load_spec(None)
+    if spec is None:
+        spec = load_spec(None)
+        if variant == "rollout":
+            spec = spec.model_copy(update={"image": spec.image.model_copy(
+                update={"features": ROLLOUT_FEATURES})})
     found = base(DEBIAN_ARCH[board.arch], tuple(extra_packages))
     out_dir.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix="rootfs.", dir=out_dir))

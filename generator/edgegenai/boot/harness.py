@@ -10,6 +10,7 @@ is skipped with the reason too, and does not fail the run.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -64,6 +65,37 @@ def _runner(shell):
             raise CheckFailed(f"no answer within {timeout:.0f} s: {command}") from exc
         return out, code
     return run
+
+
+@contextmanager
+def session(board: Board, image: BootImage, log_dir: Path, *, boot_timeout: int = 600,
+            accel: str = "auto"):
+    """Boot `image`, yield a shell runner (command, timeout -> (lines, exit code)), power off.
+
+    For a scenario that is more than the fixed checks (a model rollout, a
+    debugging session): the console is recorded beside the labgrid
+    environment in `log_dir` as `run` records it.  A boot that never reaches
+    a shell raises BootFailure with the console's last lines.
+    """
+    log_dir.mkdir(parents=True, exist_ok=True)
+    console_log = log_dir / f"{board.name}-console.log"
+    env_file = log_dir / f"{board.name}-labgrid.yaml"
+    environment.write(env_file, board, image, boot_timeout=boot_timeout, accel=accel)
+    console = ConsoleLog(console_log)
+    target = Environment(str(env_file)).get_target(environment.TARGET)
+    strategy = target.get_driver("ImageBootStrategy")
+    try:
+        try:
+            strategy.transition("shell")
+        except BootFailure as exc:
+            raise BootFailure(f"{exc}; {_console_tail(console_log)}") from exc
+        yield _runner(target.get_driver("ShellDriver"))
+    finally:
+        try:
+            strategy.transition("off")
+            target.cleanup()
+        finally:
+            console.close()
 
 
 def run(board: Board, image: BootImage, expect: Expectations, log_dir: Path, *,
