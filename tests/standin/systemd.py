@@ -405,30 +405,39 @@ def _install_rollout(root: Path, board: Board, spec: Spec, files: dict[str, str]
     a keyring, and signed model bundles to install in /root/bundles."""
     for path, (data, mode) in service_install(files, board.machine, ROLLOUT_RECIPE).items():
         _write(root, path, data, mode)
-    keys_dir = Path(tempfile.mkdtemp(prefix="keys.", dir=root.parent))
-    trusted = bundles.make_keys(keys_dir / "trusted", f"{spec.project} development")
-    foreign = bundles.make_keys(keys_dir / "foreign", "someone else")
+    work = Path(tempfile.mkdtemp(prefix="rollout.", dir=root.parent))
+    keys_recipe = next(t for p, t in files.items() if re.search(r"/edgegenai-rauc-dev-keys[^/]*\.bb$", p))
+    trusted = bundles.keys_from_recipe(keys_recipe, work / "trusted")
+    foreign = bundles.keys_from_recipe(keys_recipe, work / "foreign")  # another CA, the same name
     keyring = rollout.KEYRING
-    conf = files[f"meta-edgegenai/recipes-ota/rauc/files/system.conf"]
+    conf = files["meta-edgegenai/recipes-ota/rauc/files/system.conf"]
     conf = (conf.replace("@MACHINE@", board.machine).replace("@KEYRING@", keyring)
             .replace("@LIBEXECDIR@", expand("${libexecdir}")))
     _write(root, "/usr/lib/rauc/system.conf", conf.encode())
     _write(root, f"/usr/lib/rauc/{keyring}", trusted.ca_cert.read_bytes())
     compatible = re.search(r"^compatible=(.+)$", conf, re.M).group(1)
     artifact = "llama-cpp"
+    bbclass = files[f"meta-edgegenai/classes/{rollout.CLASS}.bbclass"]
     with tempfile.TemporaryDirectory() as tmp:
         model = tinymodel.write(Path(tmp) / "model.gguf").read_bytes()
-    good = bundles.model_files(rollout.REPO_PATH, artifact, "tiny-next", "tiny-next.gguf", model, "2.0")
+
+    def tree(name: str, data: bytes, version: str) -> Path:
+        path = f"{MODEL_DIR}/{name}/{name}.gguf"
+        meta = manifest(name, f"{name}.gguf", path, hashlib.sha256(data).hexdigest(), len(data),
+                        "Apache-2.0", artifact, version)
+        return bundles.artifact_from_class(bbclass, work / name, expand(MODEL_DIR), name, f"{name}.gguf",
+                                           data, meta)
+
+    good = tree("tiny-next", model, "2.0")
     # Cut short: RAUC installs it (the signature is good), llama-server cannot load it.
-    broken = bundles.model_files(rollout.REPO_PATH, artifact, "tiny-broken", "tiny-broken.gguf",
-                                 model[:len(model) // 2], "3.0")
+    broken = tree("tiny-broken", model[:len(model) // 2], "3.0")
     out = root / BUNDLES_DIR.lstrip("/")
     out.mkdir(parents=True, exist_ok=True)
     common = dict(compatible=compatible, repo_name=rollout.REPO_NAME, artifact=artifact)
-    bundles.bundle(root, out / "good.raucb", version="2.0", files=good, keys=trusted, **common)
-    bundles.bundle(root, out / "broken.raucb", version="3.0", files=broken, keys=trusted, **common)
-    bundles.bundle(root, out / "foreign.raucb", version="2.0", files=good, keys=foreign, **common)
-    shutil.rmtree(keys_dir)
+    bundles.bundle(root, out / "good.raucb", version="2.0", tar=good, keys=trusted, **common)
+    bundles.bundle(root, out / "broken.raucb", version="3.0", tar=broken, keys=trusted, **common)
+    bundles.bundle(root, out / "foreign.raucb", version="2.0", tar=good, keys=foreign, **common)
+    shutil.rmtree(work)
 
 
 def _ext4(source: Path, image: Path) -> None:
