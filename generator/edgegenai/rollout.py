@@ -15,7 +15,8 @@ settings after the image's, by way of a link the script owns.
 
 from __future__ import annotations
 
-from typing import Callable, List, Tuple
+from pathlib import Path
+from typing import Callable, List, Optional, Tuple
 
 from . import engines
 from .catalog import Catalog
@@ -44,10 +45,6 @@ BUNDLE_RECIPE = "edgegenai-model-bundle"
 CLASS = "edgegenai_model_artifact"
 # The keys' settings, required by the distro.
 DISTRO_INCLUDE = "edgegenai-rollout.inc"
-
-
-def distro_includes(spec: Spec) -> List[str]:
-    return [DISTRO_INCLUDE] if wanted(spec) else []
 TMPFILES = "edgegenai-model-rollout.conf"
 # The gate's fixed request (prompt, max_tokens): JSON, so the prompt lands in no script.
 REQUEST = "model-gate.json"
@@ -55,6 +52,20 @@ REQUEST = "model-gate.json"
 
 def wanted(spec: Spec) -> bool:
     return FEATURE in spec.image.features
+
+
+def distro_includes(spec: Spec) -> List[str]:
+    return [DISTRO_INCLUDE] if wanted(spec) else []
+
+
+def bundle_recipes(layer: Path) -> List[str]:
+    """The model bundle recipes (PNs) of a generated layer."""
+    return sorted({p.name.split("_")[0] for p in layer.glob(f"recipes-ota/{BUNDLE_RECIPE}-*/*.bb")})
+
+
+def has_dev_keys(layer: Path) -> bool:
+    """Whether a generated layer has the development keys' recipe."""
+    return any(layer.glob(f"recipes-ota/{DEV_KEYS_RECIPE}/*.bb"))
 
 
 def active_env() -> str:
@@ -73,7 +84,7 @@ def render_rollout(spec: Spec, catalog: Catalog, plans: List[engines.EnginePlan]
     auth = server.auth == "api-key"
     ctx = dict(service=f"{svc.name}.service", unit=f"{svc.name}.service", artifact=p.engine.name,
                repo_name=REPO_NAME, repo_path=REPO_PATH, state_dir=STATE_DIR,
-               defaults=svc.name, health=f"{svc.name}-health", gate=spec.image.gate,
+               defaults=svc.name, gate=spec.image.gate,
                key_file=engines.key_file(p.engine) if auth else None, active=active_env(),
                dropin=DROPIN, tmpfiles=TMPFILES, script=SCRIPT,
                rauc_data=RAUC_DATA, bootloader=BOOTLOADER, bootname=BOOTNAME, keyring=KEYRING,
@@ -111,11 +122,10 @@ def render_rollout(spec: Spec, catalog: Catalog, plans: List[engines.EnginePlan]
     return contents, [RECIPE]
 
 
-def _quant(spec: Spec, model: str, board) -> object:
+def _quant(spec: Spec, model: str, board: Optional[str]) -> Optional[str]:
+    """The quantisation `board` gets (None: its default), None for a file used as published."""
     ref = next((m for m in spec.models if m.name == model), None)
-    if ref is None or not ref.quantize:
-        return None
-    return ref.quant_for(board) if board else ref.quantize["default"]
+    return ref.quant_for(board) if ref else None
 
 
 def render_dev_keys_option(spec: Spec, put: Callable[..., None]) -> None:

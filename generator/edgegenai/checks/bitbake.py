@@ -36,6 +36,7 @@ import tempfile
 from pathlib import Path
 from typing import List, Optional, Tuple
 
+from .. import rollout
 from .model import ERROR, INFO, Finding, Outcome, Workspace
 
 NAME = "bitbake"
@@ -108,16 +109,9 @@ def licence_flags(ws: Workspace) -> List[str]:
     return sorted(flags)
 
 
-def extra_targets(ws: Workspace) -> List[str]:
-    """Recipes the layer builds beside the image: the model bundles (model-rollout)."""
-    return sorted(p.name.split("_")[0] for p in ws.layer.glob("recipes-ota/edgegenai-model-bundle-*/*.bb"))
-
-
 def extra_conf(ws: Workspace) -> str:
     """With the development keys' recipe in the layer, resolve the graph they add too."""
-    if any(ws.layer.glob("recipes-ota/edgegenai-rauc-dev-keys/*.bb")):
-        return 'EDGEGENAI_RAUC_DEV_KEYS = "1"\n'
-    return ""
+    return 'EDGEGENAI_RAUC_DEV_KEYS = "1"\n' if rollout.has_dev_keys(ws.layer) else ""
 
 
 def write_build_dir(build: Path, layers: List[Path], machine: str, distro_name: str,
@@ -205,7 +199,7 @@ def check(ws: Workspace) -> Outcome:
     findings: List[Finding] = []
     notes: List[str] = []
     image = ws.spec.image.name
-    targets = [image] + extra_targets(ws)
+    targets = [image] + rollout.bundle_recipes(ws.layer)
     ran = 0
     for board_ref in ws.spec.boards:
         board = ws.catalog.boards[board_ref.name]

@@ -24,12 +24,6 @@ from ..spec import load_spec
 from .build import build_options, run_build
 
 
-def bundle_recipes(repo: Path) -> List[str]:
-    """The model bundle recipes of the generated layer in `repo`."""
-    found = (repo / "meta-edgegenai" / "recipes-ota").glob(f"{rollout.BUNDLE_RECIPE}-*/*.bb")
-    return sorted({p.name.split("_")[0] for p in found})
-
-
 def collect(deploy: Path) -> List[artefacts.Artefact]:
     """The bundles under their stable names (the symlinks meta-rauc's deploy makes)."""
     if not deploy.is_dir():
@@ -46,7 +40,7 @@ def command(board, release, opts, container, dl_dir, sstate_dir, sstate_mirrors,
             repo, spec_file, min_free_gb):
     """Build BOARD's signed model bundles (the model-rollout feature) with kas."""
     spec = load_spec(spec_file)
-    targets = bundle_recipes(repo)
+    targets = rollout.bundle_recipes(repo / "meta-edgegenai")
     if not targets:
         raise UserError(f"no model bundle recipes in {repo / 'meta-edgegenai'}: add "
                         f"'{rollout.FEATURE}' to image.features and run edgegenai generate")
