@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 from labgrid import Environment
 from labgrid.step import steps
@@ -67,6 +67,11 @@ def _runner(shell):
     return run
 
 
+def _paths(board: Board, log_dir: Path) -> Tuple[Path, Path]:
+    """Where a boot of `board` records its console and writes its labgrid environment."""
+    return log_dir / f"{board.name}-console.log", log_dir / f"{board.name}-labgrid.yaml"
+
+
 @contextmanager
 def session(board: Board, image: BootImage, log_dir: Path, *, boot_timeout: int = 600,
             accel: str = "auto"):
@@ -78,8 +83,7 @@ def session(board: Board, image: BootImage, log_dir: Path, *, boot_timeout: int 
     a shell raises BootFailure with the console's last lines.
     """
     log_dir.mkdir(parents=True, exist_ok=True)
-    console_log = log_dir / f"{board.name}-console.log"
-    env_file = log_dir / f"{board.name}-labgrid.yaml"
+    console_log, env_file = _paths(board, log_dir)
     environment.write(env_file, board, image, boot_timeout=boot_timeout, accel=accel)
     console = ConsoleLog(console_log)
     target = Environment(str(env_file)).get_target(environment.TARGET)
@@ -102,54 +106,42 @@ def run(board: Board, image: BootImage, expect: Expectations, log_dir: Path, *,
         boot_timeout: int = 600, accel: str = "auto",
         on_result: Optional[Callable[[Result], None]] = None) -> Report:
     """Boot `image` on `board` under QEMU and check it; the report says what passed."""
-    log_dir.mkdir(parents=True, exist_ok=True)
-    report = Report(board=board.name,
-                    console_log=log_dir / f"{board.name}-console.log",
-                    environment=log_dir / f"{board.name}-labgrid.yaml")
-    environment.write(report.environment, board, image, boot_timeout=boot_timeout, accel=accel)
+    console_log, env_file = _paths(board, log_dir)
+    report = Report(board=board.name, console_log=console_log, environment=env_file)
 
     def record(result: Result) -> None:
         report.results.append(result)
         if on_result:
             on_result(result)
 
-    console = ConsoleLog(report.console_log)
-    env = Environment(str(report.environment))
-    target = env.get_target(environment.TARGET)
-    strategy = target.get_driver("ImageBootStrategy")
+    started = time.monotonic()
+    in_shell = False
     try:
-        started = time.monotonic()
-        try:
-            strategy.transition("shell")
-        except BootFailure as exc:
-            record(Result(SHELL, "the console reaches a shell", FAIL,
-                          time.monotonic() - started, f"{exc}; {_console_tail(report.console_log)}"))
+        with session(board, image, log_dir, boot_timeout=boot_timeout, accel=accel) as run_command:
+            in_shell = True
+            record(Result(SHELL, "the console reaches a shell", PASS, time.monotonic() - started,
+                          f"root shell on {board.qemu.console}"))
+            failed = set()
             for check in CHECKS:
-                record(Result(check.id, check.title, SKIP, 0.0, "no shell"))
-            return report
-        record(Result(SHELL, "the console reaches a shell", PASS, time.monotonic() - started,
-                      f"root shell on {board.qemu.console}"))
-        run_command = _runner(target.get_driver("ShellDriver"))
-        failed = set()
+                missing = [n for n in check.needs if n in failed]
+                if missing:
+                    failed.add(check.id)
+                    record(Result(check.id, check.title, SKIP, 0.0, f"needs {', '.join(missing)}"))
+                    continue
+                started = time.monotonic()
+                try:
+                    detail, status = check.function(run_command, expect), PASS
+                except CheckFailed as exc:
+                    detail, status = str(exc), FAIL
+                    failed.add(check.id)
+                except CheckSkipped as exc:
+                    detail, status = str(exc), SKIP
+                record(Result(check.id, check.title, status, time.monotonic() - started, detail))
+    except BootFailure as exc:
+        if in_shell:  # only the boot itself is reported as "no shell"
+            raise
+        # session() has added the console's last lines to the message.
+        record(Result(SHELL, "the console reaches a shell", FAIL, time.monotonic() - started, str(exc)))
         for check in CHECKS:
-            missing = [n for n in check.needs if n in failed]
-            if missing:
-                failed.add(check.id)
-                record(Result(check.id, check.title, SKIP, 0.0, f"needs {', '.join(missing)}"))
-                continue
-            started = time.monotonic()
-            try:
-                detail, status = check.function(run_command, expect), PASS
-            except CheckFailed as exc:
-                detail, status = str(exc), FAIL
-                failed.add(check.id)
-            except CheckSkipped as exc:
-                detail, status = str(exc), SKIP
-            record(Result(check.id, check.title, status, time.monotonic() - started, detail))
-        return report
-    finally:
-        try:
-            strategy.transition("off")
-            target.cleanup()
-        finally:
-            console.close()
+            record(Result(check.id, check.title, SKIP, 0.0, "no shell"))
+    return report
