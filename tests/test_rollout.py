@@ -135,7 +135,7 @@ def test_bundle_without_the_feature_is_one_line_exit_2(tmp_path, monkeypatch, ca
         main(["bundle", "qemux86-64", "--min-free-gb", "0"])
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "add 'model-rollout' to image.features" in err[0]
+    assert len(err) == 1 and "add 'ota' or 'model-rollout' to image.features" in err[0]
     assert not (tmp_path / "record.json").exists()
 
 

@@ -15,16 +15,13 @@ settings after the image's, by way of a link the script owns.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
-from . import engines
+from . import engines, rauc
 from .catalog import Catalog
 from .spec import Spec, model_recipe
 
 FEATURE = "model-rollout"
-# Layer collections the feature needs: meta-rauc.
-COLLECTIONS = ("rauc",)
 RECIPE = "edgegenai-model-rollout"
 SCRIPT = "edgegenai-model-rollout"
 # The artifact repository (system.conf) and the rollout's own state, on the
@@ -32,19 +29,9 @@ SCRIPT = "edgegenai-model-rollout"
 REPO_NAME = "models"
 REPO_PATH = "/data/edgegenai/models"
 STATE_DIR = "/data/edgegenai/rollout"
-RAUC_DATA = "/data/edgegenai/rauc"
-# RAUC's bootloader backend while the image has one system slot, and that slot's name.
-BOOTLOADER = "edgegenai-rauc-bootloader"
-BOOTNAME = "system"
 DROPIN = "20-model-rollout.conf"
-# The keyring's name beside system.conf, the development keys' recipe and kas option.
-KEYRING = "edgegenai-keyring.pem"
-DEV_KEYS_RECIPE = "edgegenai-rauc-dev-keys"
-DEV_KEYS_OPTION = "rauc-dev-keys"
 BUNDLE_RECIPE = "edgegenai-model-bundle"
 CLASS = "edgegenai_model_artifact"
-# The keys' settings, required by the distro.
-DISTRO_INCLUDE = "edgegenai-rollout.inc"
 TMPFILES = "edgegenai-model-rollout.conf"
 # The gate's fixed request (prompt, max_tokens): JSON, so the prompt lands in no script.
 REQUEST = "model-gate.json"
@@ -54,28 +41,24 @@ def wanted(spec: Spec) -> bool:
     return FEATURE in spec.image.features
 
 
-def distro_includes(spec: Spec) -> List[str]:
-    return [DISTRO_INCLUDE] if wanted(spec) else []
-
-
-def bundle_recipes(layer: Path) -> List[str]:
-    """The model bundle recipes (PNs) of a generated layer."""
-    return sorted({p.name.split("_")[0] for p in layer.glob(f"recipes-ota/{BUNDLE_RECIPE}-*/*.bb")})
-
-
-def has_dev_keys(layer: Path) -> bool:
-    """Whether a generated layer has the development keys' recipe."""
-    return any(layer.glob(f"recipes-ota/{DEV_KEYS_RECIPE}/*.bb"))
-
-
 def active_env() -> str:
     """The link the server reads the artifact's settings through (absent: the image's model)."""
     return f"{STATE_DIR}/active.env"
 
 
+def artifact_repo(spec: Spec) -> Optional[rauc.ArtifactRepo]:
+    """The repository RAUC's system.conf declares for model bundles."""
+    if not wanted(spec):
+        return None
+    return rauc.ArtifactRepo(REPO_NAME, REPO_PATH, f"Models and the settings that serve them ({SCRIPT})")
+
+
 def render_rollout(spec: Spec, catalog: Catalog, plans: List[engines.EnginePlan],
-                   put: Callable[..., None]) -> Tuple[List[Tuple[str, str]], List[str]]:
-    """The rollout recipe and RAUC's system.conf: (README rows, packages for the image)."""
+                   put: Callable[..., None], ota: bool) -> Tuple[List[Tuple[str, str]], List[str]]:
+    """The rollout recipe, the bundles and the artifact class: (README rows, packages for the image).
+
+    With `ota`, RAUC switches A/B slots itself and the single-slot backend is left out.
+    """
     if not wanted(spec):
         return [], []
     p = next(p for p in plans if p.engine.service and p.engine.service.model_setting)
@@ -87,9 +70,8 @@ def render_rollout(spec: Spec, catalog: Catalog, plans: List[engines.EnginePlan]
                defaults=svc.name, gate=spec.image.gate,
                key_file=engines.key_file(p.engine) if auth else None, active=active_env(),
                dropin=DROPIN, tmpfiles=TMPFILES, script=SCRIPT,
-               rauc_data=RAUC_DATA, bootloader=BOOTLOADER, bootname=BOOTNAME, keyring=KEYRING,
-               dev_keys_recipe=DEV_KEYS_RECIPE, dev_keys_option=DEV_KEYS_OPTION,
-               bundle_recipe=BUNDLE_RECIPE, model_setting=svc.model_setting,
+               rauc_data=rauc.DATA_DIR, bootloader=None if ota else rauc.SINGLE_SLOT_BACKEND,
+               bootname=rauc.SINGLE_SLOT_NAME, **rauc.signing(), bundle_recipe=BUNDLE_RECIPE, model_setting=svc.model_setting,
                alias_setting=svc.alias_setting, bundle_settings=svc.bundle_settings,
                model=p.model, request=REQUEST)
     base = f"recipes-ota/{RECIPE}"
@@ -97,12 +79,10 @@ def render_rollout(spec: Spec, catalog: Catalog, plans: List[engines.EnginePlan]
     put(f"{base}/files/{SCRIPT}", "layer/rollout/files/edgegenai-model-rollout.j2", **ctx)
     put(f"{base}/files/{DROPIN}", "layer/rollout/files/dropin.conf.j2", **ctx)
     put(f"{base}/files/{TMPFILES}", "layer/rollout/files/tmpfiles.conf.j2", **ctx)
-    put(f"{base}/files/{BOOTLOADER}", "layer/rollout/files/bootloader.j2", **ctx)
+    if not ota:
+        put(f"{base}/files/{rauc.SINGLE_SLOT_BACKEND}", "layer/rollout/files/bootloader.j2", **ctx)
     put(f"{base}/files/{REQUEST}", "layer/rollout/files/gate-request.json.j2", **ctx)
-    put("recipes-ota/rauc/rauc-conf.bbappend", "layer/rollout/rauc-conf.bbappend.j2", **ctx)
-    put("recipes-ota/rauc/files/system.conf", "layer/rollout/files/system.conf.j2", **ctx)
     put(f"classes/{CLASS}.bbclass", "layer/rollout/classes/edgegenai_model_artifact.bbclass.j2", **ctx)
-    put(f"conf/distro/include/{DISTRO_INCLUDE}", "layer/conf/distro/include/edgegenai-rollout.inc.j2", **ctx)
     # The model recipe each board serves (its quantisation): each deploys its artifact.
     machine_pns = sorted({(catalog.boards[b.name].machine,
                            model_recipe(p.model.name, _quant(spec, p.model.name, b.name)))
@@ -113,12 +93,9 @@ def render_rollout(spec: Spec, catalog: Catalog, plans: List[engines.EnginePlan]
     bundle = f"{BUNDLE_RECIPE}-{p.model.name}"
     put(f"recipes-ota/{bundle}/{bundle}_{p.model.version}.bb", "layer/rollout/bundle.bb.j2",
         default_pn=default_pn, machine_pns=[(m, pn) for m, pn in machine_pns if pn != default_pn], **ctx)
-    put(f"recipes-ota/{DEV_KEYS_RECIPE}/{DEV_KEYS_RECIPE}-native_1.0.bb", "layer/rollout/dev-keys.bb.j2", **ctx)
     contents = [(f"{base}/", f"{SCRIPT}: install a model bundle, gate it, keep or roll back"),
                 (f"recipes-ota/{bundle}/", f"the signed model bundle of {p.model.name}"),
-                ("recipes-ota/model-artifacts/", "the model recipes' trees for the bundle"),
-                (f"recipes-ota/{DEV_KEYS_RECIPE}/", "DEVELOPMENT signing keys, made in the build"),
-                ("recipes-ota/rauc/", "RAUC's system.conf and keyring: the models artifact repository")]
+                ("recipes-ota/model-artifacts/", "the model recipes' trees for the bundle")]
     return contents, [RECIPE]
 
 
@@ -126,9 +103,3 @@ def _quant(spec: Spec, model: str, board: Optional[str]) -> Optional[str]:
     """The quantisation `board` gets (None: its default), None for a file used as published."""
     ref = next((m for m in spec.models if m.name == model), None)
     return ref.quant_for(board) if ref else None
-
-
-def render_dev_keys_option(spec: Spec, put: Callable[..., None]) -> None:
-    """kas/opt/rauc-dev-keys.yml: the development keys, a choice the user makes by name."""
-    if wanted(spec):
-        put(f"kas/opt/{DEV_KEYS_OPTION}.yml", "kas/rauc-dev-keys.yml.j2", dev_keys_recipe=DEV_KEYS_RECIPE)

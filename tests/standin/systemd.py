@@ -409,7 +409,7 @@ def _install_rollout(root: Path, board: Board, spec: Spec, files: dict[str, str]
     keys_recipe = next(t for p, t in files.items() if re.search(r"/edgegenai-rauc-dev-keys[^/]*\.bb$", p))
     trusted = bundles.keys_from_recipe(keys_recipe, work / "trusted")
     foreign = bundles.keys_from_recipe(keys_recipe, work / "foreign")  # another CA, the same name
-    keyring = rollout.KEYRING
+    keyring = rauc.KEYRING
     conf = files["meta-edgegenai/recipes-ota/rauc/files/system.conf"]
     conf = (conf.replace("@MACHINE@", board.machine).replace("@KEYRING@", keyring)
             .replace("@LIBEXECDIR@", expand("${libexecdir}")))

@@ -36,7 +36,7 @@ import tempfile
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-from .. import rollout
+from .. import rauc
 from .model import ERROR, INFO, Finding, Outcome, Workspace
 
 NAME = "bitbake"
@@ -111,7 +111,7 @@ def licence_flags(ws: Workspace) -> List[str]:
 
 def extra_conf(ws: Workspace) -> str:
     """With the development keys' recipe in the layer, resolve the graph they add too."""
-    return 'EDGEGENAI_RAUC_DEV_KEYS = "1"\n' if rollout.has_dev_keys(ws.layer) else ""
+    return 'EDGEGENAI_RAUC_DEV_KEYS = "1"\n' if rauc.has_dev_keys(ws.layer) else ""
 
 
 def write_build_dir(build: Path, layers: List[Path], machine: str, distro_name: str,
@@ -199,7 +199,7 @@ def check(ws: Workspace) -> Outcome:
     findings: List[Finding] = []
     notes: List[str] = []
     image = ws.spec.image.name
-    targets = [image] + rollout.bundle_recipes(ws.layer)
+    targets = [image] + rauc.bundle_recipes(ws.layer)
     ran = 0
     for board_ref in ws.spec.boards:
         board = ws.catalog.boards[board_ref.name]
