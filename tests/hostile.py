@@ -30,7 +30,7 @@ BASE: Dict[str, Any] = {
                               "server": {"host": "127.0.0.1", "port": 8080, "model": "mine",
                                          "auth": "none"}}},
     "models": [CUSTOM_MODEL],
-    "image": {"name": "edgegenai-image", "features": ["ssh", "model-rollout"],
+    "image": {"name": "edgegenai-image", "features": ["ssh", "model-rollout", "ota"],
               "gate": {"prompt": "Reply with one word: ready.", "max_tokens": 8}},
 }
 

@@ -76,6 +76,8 @@ class Release(_Data):
     # The image SBOM's format, and how the CVE report is made (kas/opt/cve.yml).
     sbom: str
     cve_check: CveCheck
+    # wic's source plugins by role (efi, partition): renamed with underscores in 5.2.
+    wic: Dict[str, str]
     repos: Dict[str, RepoPin]
 
 
@@ -91,6 +93,51 @@ class Qemu(_Data):
     boot_args: str
     # Options of TCG (QEMU's emulator, used without KVM), e.g. thread=single.
     tcg: str = ""
+
+
+class Ota(_Data):
+    """How a board boots A/B system slots (the `ota` feature): its bootloader
+    and the disk as Linux and the bootloader name it.  Partitions are fixed:
+    1 boot, 2 and 3 the root file system slots A and B, 4 data."""
+
+    # bootloaders.yaml: grub-efi or u-boot.
+    bootloader: str
+    # The disk as Linux names it, and its partitions' prefix (/dev/mmcblk0 + p).
+    disk: str
+    part_prefix: str = ""
+    # The disk as the bootloader names it: GRUB `hd0`, U-Boot `virtio 0`, `mmc 0`.
+    loader_disk: str
+    # wic's partition table (gpt, msdos).
+    ptable: str
+    # The kernel command line, or (U-Boot) `firmware` where the board's
+    # firmware puts it in the device tree (the Raspberry Pi's cmdline.txt).
+    kernel_args: str = ""
+    # GRUB only: the kernel image's name in the slot's /boot (KERNEL_IMAGETYPE).
+    kernel_image: str = ""
+    # U-Boot only: the recipe the board's U-Boot gets its environment
+    # settings from (keep the BSP's), or `edgegenai` for our FAT fragment.
+    uboot_env: str = "bsp"
+    # Machine settings A/B needs from the BSP (distro include, MACHINE override).
+    conf: Dict[str, str] = Field(default_factory=dict)
+    # Releases the board cannot do A/B on, and why.
+    refused: Dict[str, str] = Field(default_factory=dict)
+
+
+class Bootloader(_Data):
+    """What a bootloader brings to A/B updates (bootloaders.yaml)."""
+
+    name: str
+    summary: str
+    # RAUC's bootloader backend (system.conf `bootloader=`).
+    rauc: str
+    # The wic source plugin of the boot partition, by role (releases.yaml `wic`).
+    wic_source: str
+    # Packages RAUC needs on the device to switch slots.
+    runtime: List[str]
+    # Recipes whose deployed files the wic image needs (task do_deploy).
+    deploys: List[str]
+    # Recipes built beside the image for QEMU (EXTRA_IMAGEDEPENDS), by MACHINE.
+    qemu_firmware: Dict[str, str] = Field(default_factory=dict)
 
 
 class Board(_Data):
@@ -113,6 +160,8 @@ class Board(_Data):
     # Per release: the image type a user flashes (the suffix after
     # <image>-<machine>.rootfs.), where the BSP makes one of its own.
     deploy: Dict[str, str] = Field(default_factory=dict)
+    # A/B system updates (the `ota` feature); None: not supported yet.
+    ota: Optional[Ota] = None
 
     def capabilities_on(self, release: str) -> List[str]:
         """Capabilities on one release: `x@release` entries count only there."""
@@ -182,6 +231,9 @@ class EngineService(_Data):
     model_setting: Optional[str] = None
     alias_setting: Optional[str] = None
     bundle_settings: List[str] = Field(default_factory=list)
+    # A command in bindir that waits up to N seconds (its last argument) for
+    # the server to answer its health check: what keeps a new A/B slot (ota).
+    health: Optional[str] = None
 
 
 class Quantizer(_Data):
@@ -552,12 +604,16 @@ class Catalog(_Data):
     accelerators: Dict[str, Accelerator]
     stacks: Dict[str, Stack]
     interpreters: Dict[str, Interpreter]
+    bootloaders: Dict[str, Bootloader]
 
     @model_validator(mode="after")
     def _default_models_exist(self) -> "Catalog":
         for engine in self.engines.values():
             if engine.default_model and engine.default_model not in self.models:
                 raise ValueError(f"engine {engine.name}: default model {engine.default_model} is not in models")
+        for board in self.boards.values():
+            if board.ota and board.ota.bootloader not in self.bootloaders:
+                raise ValueError(f"board {board.name}: unknown bootloader {board.ota.bootloader}")
         return self
 
 
@@ -591,4 +647,5 @@ def load_catalog() -> Catalog:
         accelerators=_named(_read("accelerators.yaml")),
         stacks=_named(_read("stacks.yaml")),
         interpreters=_named(_read("interpreters.yaml")),
+        bootloaders=_named(_read("bootloaders.yaml")),
     )

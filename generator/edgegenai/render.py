@@ -17,8 +17,7 @@ from . import engines, escape, licences
 from .accelerators import dynamic_layers, fitted, render_accelerators, runtime_versions
 from .catalog import Board, Catalog, Release, load_catalog
 from .models import render_models
-from .rollout import (COLLECTIONS as ROLLOUT_COLLECTIONS, distro_includes, render_dev_keys_option,
-                      render_rollout, wanted as rollout_wanted)
+from . import ota, rauc, rollout
 from .vulnerabilities import render_cve, summary as cve_summary
 from .spec import Spec
 
@@ -68,8 +67,8 @@ def _layer_collections(spec: Spec, catalog: Catalog, plans: List[engines.EngineP
         runtime = catalog.stacks[acc.stack].runtime
         if runtime:
             needed.update(runtime.layers)
-    if rollout_wanted(spec):
-        needed.update(ROLLOUT_COLLECTIONS)
+    if rauc.wanted(spec):
+        needed.update(rauc.COLLECTIONS)
     order = list(BASE_COLLECTIONS)
     return order + sorted(needed - set(order))
 
@@ -160,12 +159,18 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     model_layer = render_models(spec, catalog, put_in_layer)
     contents.extend(model_layer.contents)
 
-    rollout_contents, rollout_packages = render_rollout(spec, catalog, plans, put_in_layer)
+    ota_contents, ota_packages = ota.render_ota(spec, catalog, plans, releases, put_in_layer)
+    contents.extend(ota_contents)
+    rollout_contents, rollout_packages = rollout.render_rollout(spec, catalog, plans, put_in_layer,
+                                                                ota=ota.wanted(spec))
     contents.extend(rollout_contents)
-    if rollout_packages:
+    contents.extend(rauc.render_rauc(spec, put_in_layer, [lay.slots() for lay in ota.layouts(spec, catalog)],
+                                     rollout.artifact_repo(spec)))
+    if rauc.wanted(spec):
         distro_features.add("rauc")
 
-    rdepends = sorted(engine_layer.packages | set(model_layer.packages) | set(rollout_packages))
+    rdepends = sorted(engine_layer.packages | set(model_layer.packages) | set(rollout_packages)
+                      | set(ota_packages))
     put(f"{LAYER}/recipes-core/packagegroups/packagegroup-edgegenai.bb",
         "layer/recipes-core/packagegroups/packagegroup-edgegenai.bb.j2", rdepends=rdepends,
         release_rdepends=sorted((r, sorted(p)) for r, p in engine_layer.release_packages.items()))
@@ -177,6 +182,7 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
         + (["packagegroup-edgegenai-accelerators"] if fitted(spec, catalog) else [])
         + ["${CORE_IMAGE_EXTRA_INSTALL}"],
         image_features=image_features, qemu_memory=sorted(qemu_memory),
+        ota_settings=ota.image_settings(spec, catalog),
         services=[p.engine.name for p in servers], served=[p.model.name for p in servers],
         engines=[p.engine.name for p in plans])
     contents.append(("recipes-core/packagegroups/", "packagegroup-edgegenai"))
@@ -187,13 +193,14 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     layerseries = [r.layerseries for r in releases]
     put(f"{LAYER}/conf/layer.conf", "layer/conf/layer.conf.j2",
         layer_depends=collections, layerseries=layerseries,
-        dynamic=dynamic_layers(spec, catalog))
+        dynamic=sorted(set(dynamic_layers(spec, catalog)) | set(ota.kernel_layers(spec, catalog))),
+        layerdir_var=ota.wanted(spec))
     # BSP layers whose proprietary recipes the distro flags.
     licence_layers = [catalog.layers[t.layer] for t in restricted if t.layer]
     put(f"{LAYER}/conf/distro/edgegenai.conf", "layer/conf/distro/edgegenai.conf.j2",
         distro_features_append=sorted(distro_features),
         preferred_versions=runtime_versions(spec, catalog), licence_layers=licence_layers,
-        distro_includes=distro_includes(spec))
+        distro_includes=rauc.distro_includes(spec) + ota.distro_includes(spec))
     put(f"{LAYER}/classes/edgegenai_model.bbclass", "layer/classes/edgegenai_model.bbclass.j2")
     put(f"{LAYER}/classes/edgegenai_model_spdx.bbclass", "layer/classes/edgegenai_model_spdx.bbclass.j2")
     engines_spdx = [(p.engine.name, p.engine.model_spdx.model_dump(exclude_defaults=True))
@@ -224,7 +231,7 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
             repos=_repos(release, catalog, collections, bsp))
     put(f"{KAS}/opt/debug.yml", "kas/debug.yml.j2")
     render_cve(releases, put, put_in_layer)
-    render_dev_keys_option(spec, put)
+    rauc.render_dev_keys_option(spec, put)
     put(f"{KAS}/Kconfig", "kas/Kconfig.j2",
         boards=[{"symbol": _symbol(b.name), "name": b.name, "machine": b.machine, "arch": b.arch,
                  "description": b.description} for b in boards],

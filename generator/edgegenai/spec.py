@@ -173,6 +173,22 @@ class GateSpec(_Spec):
                     "(default: the service's MemoryHigh, from its memory drop-in).")
 
 
+class OtaSpec(_Spec):
+    """A/B system updates: the partitions the image's disk gets, and how long a new slot has to prove itself."""
+
+    slot_mib: Annotated[int, Strict()] = Field(
+        2048, ge=256, le=262144,
+        description="Size of each root file system slot (A and B), in MiB: room for the image, "
+                    "its models and the images that will follow.")
+    data_mib: Annotated[int, Strict()] = Field(
+        2048, ge=64, le=1048576,
+        description="Size of the data partition (/data: RAUC's status, rolled-out models), in MiB.")
+    health_timeout: Annotated[int, Strict()] = Field(
+        600, ge=10, le=7200,
+        description="Seconds a newly booted slot's model server has to answer its health check; "
+                    "a slot that does not is not marked good and is left on the next boot.")
+
+
 class ImageSpec(_Spec):
     name: fields.Name = Field("edgegenai-image", description="Image recipe name.")
     features: Annotated[List[fields.Name], AfterValidator(_unique("feature"))] = Field(
@@ -180,6 +196,9 @@ class ImageSpec(_Spec):
     gate: GateSpec = Field(default_factory=GateSpec,
                            description="With the model-rollout feature: what a new model must pass "
                                        "on the device before it is kept.")
+    ota: OtaSpec = Field(default_factory=OtaSpec,
+                         description="With the ota feature: the A/B partitions and the health check "
+                                     "that keeps a new system slot.")
 
 
 def _default_models(engines) -> List[dict]:
@@ -385,9 +404,34 @@ def check_meaning(spec: Spec, catalog: Catalog) -> List[str]:
                 problems.append(f"image.features[{k}]: model-rollout needs exactly one engine whose "
                                 f"server can take a model bundle (llama-cpp), not "
                                 f"{_known(rolled) or 'none'}")
+        elif feat == "ota":
+            problems.extend(_check_ota(k, spec, catalog))
     if not problems:
         problems.extend(_check_image_name(spec, catalog))
         problems.extend(_check_memory(spec, catalog))
+    return problems
+
+
+def _check_ota(k: int, spec: Spec, catalog: Catalog) -> List[str]:
+    """A/B updates need every board to have a layout on every release, and a server to check."""
+    problems = []
+    for i, ref in enumerate(spec.boards):
+        board = catalog.boards.get(ref.name)
+        if board is None:
+            continue
+        if board.ota is None:
+            problems.append(f"image.features[{k}]: ota: board '{ref.name}' (boards[{i}]) has no A/B "
+                            f"layout yet; boards that have one: "
+                            f"{_known(b.name for b in catalog.boards.values() if b.ota)}")
+            continue
+        for release in spec.releases:
+            why = board.ota.refused.get(release)
+            if why:
+                problems.append(f"image.features[{k}]: ota: not for {ref.name} on {release}: {' '.join(why.split())}")
+    served = [e for e in spec.engines if e in catalog.engines and catalog.engines[e].service]
+    if not served:
+        problems.append(f"image.features[{k}]: ota keeps a slot once the model server is healthy, "
+                        f"and the spec has no engine with a service")
     return problems
 
 

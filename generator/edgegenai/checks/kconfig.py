@@ -1,6 +1,6 @@
 """Kernel config fragments, checked with kconfiglib against the real kernel Kconfig.
 
-Every `.cfg` fragment the layer ships is merged onto the architecture's
+Every kernel `.cfg` fragment the layer ships (in a `linux` recipe folder) is merged onto the architecture's
 defconfig (as merge_config.sh does) with kconfiglib, the Python
 implementation of the kernel's own Kconfig language, reading a real kernel
 tree (see `kernel_tree`).  Then each line of the fragment is judged:
@@ -271,8 +271,13 @@ def targets(ws: Workspace, fragment: Path) -> List[Tuple[str, str, str, str]]:
     return out
 
 
+def kernel_fragments(ws: Workspace) -> List[Path]:
+    """The `.cfg` fragments of kernel recipes (in a `linux` recipe folder): a U-Boot one is not for this."""
+    return [f for f in ws.layer_files((".cfg",)) if "linux" in f.relative_to(ws.layer).parts[:-1]]
+
+
 def check(ws: Workspace) -> Outcome:
-    fragments = ws.layer_files((".cfg",))
+    fragments = kernel_fragments(ws)
     if not fragments:
         return Outcome(notes=["kconfig: the layer ships no kernel config fragments"])
     if importlib.util.find_spec("kconfiglib") is None:
