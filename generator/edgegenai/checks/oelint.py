@@ -46,6 +46,12 @@ def known_variables() -> Dict[str, str]:
     return yaml.safe_load(text) or {}
 
 
+def known_machines() -> List[str]:
+    """The catalog's MACHINEs: each comes from a BSP layer the linter does not read."""
+    from ..catalog import load_catalog
+    return sorted({b.machine for b in load_catalog().boards.values()})
+
+
 def finding_id(rule: str) -> str:
     """oelint.vars.autorev -> edgegenai.oelint.vars.autorev"""
     return "edgegenai.oelint." + rule.removeprefix("oelint.")
@@ -62,7 +68,8 @@ def lint(files: List[str], release: str, cwd, suppress=None) -> Tuple[List[Tuple
     for rule in sorted(suppressions() if suppress is None else suppress):
         args += ["--suppress", rule]
     with tempfile.NamedTemporaryFile("w", suffix=".json") as known:
-        json.dump({"variables": {"known": sorted(known_variables())}}, known)
+        json.dump({"variables": {"known": sorted(known_variables())},
+                   "replacements": {"machines": known_machines()}}, known)
         known.flush()
         args += [f"--constantmods=+{known.name}"]
         run = subprocess.run(args + files, cwd=cwd, capture_output=True, text=True)
