@@ -54,7 +54,7 @@ from edgegenai.engines import MODEL_DIR  # noqa: E402
 from edgegenai.oepaths import expand  # noqa: E402
 from edgegenai.render import render  # noqa: E402
 from edgegenai.spec import Spec, load_spec  # noqa: E402
-from edgegenai import rollout  # noqa: E402
+from edgegenai import rauc, rollout  # noqa: E402
 from standin import bundles, tinymodel  # noqa: E402
 from standin.debian import DEBIAN_ARCH, Unavailable, cache_root  # noqa: E402
 
