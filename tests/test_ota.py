@@ -171,6 +171,9 @@ def test_with_model_rollout_raucs_own_slots_replace_the_single_slot_backend(cata
     conf = files[f"{LAYER}/recipes-ota/rauc/files/qemux86-64/system.conf"]
     assert "bootloader=grub" in conf and "[artifacts.models]" in conf
     assert not any(rauc.SINGLE_SLOT_BACKEND in p for p in files)
+    # RAUC's data directory is declared once (systemd-tmpfiles ignores a duplicate line, with a warning).
+    tmpfiles = [t for p, t in files.items() if "/tmpfiles" in p or p.endswith(".conf") and "/files/" in p]
+    assert sum(f"d {rauc.DATA_DIR} " in t for t in tmpfiles) == 1
     assert rauc.SINGLE_SLOT_BACKEND not in files[f"{LAYER}/recipes-ota/edgegenai-model-rollout/edgegenai-model-rollout_1.0.bb"]
 
 

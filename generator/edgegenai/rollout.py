@@ -70,8 +70,10 @@ def render_rollout(spec: Spec, catalog: Catalog, plans: List[engines.EnginePlan]
                defaults=svc.name, gate=spec.image.gate,
                key_file=engines.key_file(p.engine) if auth else None, active=active_env(),
                dropin=DROPIN, tmpfiles=TMPFILES, script=SCRIPT,
-               rauc_data=rauc.DATA_DIR, bootloader=None if ota else rauc.SINGLE_SLOT_BACKEND,
-               bootname=rauc.SINGLE_SLOT_NAME, **rauc.signing(), bundle_recipe=BUNDLE_RECIPE, model_setting=svc.model_setting,
+               rauc_data=None if ota else rauc.DATA_DIR,  # with ota, edgegenai-ota declares it
+               bootloader=None if ota else rauc.SINGLE_SLOT_BACKEND,
+               bootname=rauc.SINGLE_SLOT_NAME, **rauc.signing(), bundle_recipe=BUNDLE_RECIPE,
+               model_setting=svc.model_setting,
                alias_setting=svc.alias_setting, bundle_settings=svc.bundle_settings,
                model=p.model, request=REQUEST)
     base = f"recipes-ota/{RECIPE}"
