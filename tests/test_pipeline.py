@@ -12,6 +12,7 @@ which, and fails instead in CI (EDGEGENAI_REQUIRE_CI_LINT=1).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -76,28 +77,33 @@ SPECS = [None] + EXAMPLES
 SPEC_IDS = ["default"] + [p.stem for p in EXAMPLES]
 
 
-def _rendered_files(out, catalog, provider, **options):
-    """Every spec's pipeline, and one with every option given (so the lines they add are linted)."""
+def _rendered_files(out, catalog, providers, **options):
+    """Every spec's pipeline, and ones with every option given (so the lines they add are linted)."""
     files = []
-    for spec_file, name in zip(SPECS, SPEC_IDS):
-        files.append(out / f"{name}.yml")
-        files[-1].write_text(_render(catalog, provider, spec_file)[1], encoding="utf-8")
-    files.append(out / "options.yml")
-    files[-1].write_text(_render(catalog, provider, sstate_mirror="https://sstate.example.com/all",
-                                 **options)[1], encoding="utf-8")
+    for provider in providers:
+        for spec_file, name in zip(SPECS, SPEC_IDS):
+            files.append(out / f"{provider}-{name}.yml")
+            files[-1].write_text(_render(catalog, provider, spec_file)[1], encoding="utf-8")
+        files.append(out / f"{provider}-options.yml")
+        files[-1].write_text(_render(catalog, provider, sstate_mirror="https://sstate.example.com/all",
+                                     **options)[1], encoding="utf-8")
+        files.append(out / f"{provider}-options-ota.yml")
+        files[-1].write_text(_render(catalog, provider, ROOT / "examples" / "ota.yaml",
+                                     sstate_mirror="https://sstate.example.com/all",
+                                     hawkbit="https://hawkbit.example.com", **options)[1], encoding="utf-8")
     return files
 
 
 @pytest.fixture(scope="module")
 def github_files(tmp_path_factory, catalog):
-    return _rendered_files(tmp_path_factory.mktemp("github"), catalog, "github",
+    return _rendered_files(tmp_path_factory.mktemp("github"), catalog, ("github", "github-release"),
                            hashserve="wss://hashserv.example.com/ws", runner=("self-hosted", "arm64"),
                            install="https://example.com/edgegenai-0.1.0-py3-none-any.whl")
 
 
 @pytest.fixture(scope="module")
 def gitlab_files(tmp_path_factory, catalog):
-    return _rendered_files(tmp_path_factory.mktemp("gitlab"), catalog, "gitlab",
+    return _rendered_files(tmp_path_factory.mktemp("gitlab"), catalog, ("gitlab",),
                            hashserve="hashserv.example.com:8686")
 
 
@@ -213,7 +219,7 @@ def test_check_runs_bitbake_on_every_release_before_any_build(catalog):
             config = f"kas/{ref}.yml" + ("" if release == planned.releases[0] else f":kas/opt/{release}.yml")
             assert f'KAS_WORK_DIR="$RUNNER_TEMP/upstream/{release}" kas checkout \'{config}\'' in check
     gitlab = yaml.safe_load(_render(catalog, "gitlab", ROOT / "examples" / "jetson-orin.yaml")[1])
-    assert gitlab["stages"] == ["check", "build"]
+    assert gitlab["stages"] == ["check", "build", "release", "publish"]
     assert all(v["needs"] == ["check"] for k, v in gitlab.items() if k == ".build")
 
 
@@ -277,9 +283,12 @@ OPTIONS = {
     "install": lambda v: {"install": v},
     "spec path": lambda v: {"spec_path": v},
     "accept": lambda v: {"accept": (v,)},
+    "hawkbit": lambda v: {"hawkbit": v},
 }
-# Empty means "not given" for these two.
-EMPTY_IS_ABSENT = {"sstate-mirror", "hashserve"}
+# Empty means "not given" for these.
+EMPTY_IS_ABSENT = {"sstate-mirror", "hashserve", "hawkbit"}
+# The spec an option is tried on: hawkBit needs system bundles.
+SPEC_FOR = {"hawkbit": ROOT / "examples" / "ota.yaml"}
 HOSTILE_CASES = [(o, k) for o in OPTIONS for k in HOSTILE
                  if not (k == "empty" and o in EMPTY_IS_ABSENT)]
 
@@ -287,7 +296,7 @@ HOSTILE_CASES = [(o, k) for o in OPTIONS for k in HOSTILE
 @pytest.mark.parametrize("option,kind", HOSTILE_CASES, ids=[f"{o}={k}" for o, k in HOSTILE_CASES])
 def test_hostile_option_is_refused_naming_it(catalog, option, kind):
     with pytest.raises(UserError) as err:
-        pipeline.plan(load_spec(None), catalog, **OPTIONS[option](HOSTILE[kind]))
+        pipeline.plan(load_spec(SPEC_FOR.get(option)), catalog, **OPTIONS[option](HOSTILE[kind]))
     problems = err.value.problems
     assert len(problems) == 1 and problems[0].startswith(("--" + option if option != "spec path" else option)), problems
     assert "\n" not in problems[0] and len(problems[0]) < 400, problems
@@ -299,6 +308,9 @@ def test_hostile_option_is_refused_naming_it(catalog, option, kind):
     ["--github", "--hashserve", "h:1\nrun: id"],
     ["--github", "--accept", "nvidia-jetson"],
     ["examples/../examples/jetson-orin.yaml", "--github", "--accept", "nvidia-jetson"],
+    ["--github", "--hawkbit", "https://hawkbit.example.com"],
+    ["examples/ota.yaml", "--gitlab", "--release"],
+    ["examples/ota.yaml", "--github", "--hawkbit", "http://hawkbit.example.com"],
     [],
 ])
 def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, args):
@@ -328,7 +340,7 @@ _EXPRESSION = re.compile(r"\$\{\{")
 def test_fuzzed_option_is_refused_or_lands_as_itself(catalog, option):
     """Any text: refused naming the option, or the YAML holds it as one unchanged string,
     with no CI expression and no line that was not there before."""
-    spec = load_spec(None)
+    spec = load_spec(SPEC_FOR.get(option))
     baseline = {p: pipeline.render_ci(pipeline.plan(spec, catalog), p) for p in pipeline.PROVIDERS}
 
     @settings(max_examples=int(os.environ.get("EDGEGENAI_FUZZ_EXAMPLES", "200")) // 4, deadline=None,
@@ -344,7 +356,8 @@ def test_fuzzed_option_is_refused_or_lands_as_itself(catalog, option):
             text = pipeline.render_ci(planned, provider)
             assert len(_EXPRESSION.findall(text)) == len(_EXPRESSION.findall(before))
             yaml.safe_load(text)
-            assert len(text.splitlines()) - len(before.splitlines()) in range(0, 6)
+            # A hawkBit server adds its credentials and a comment to the publish job.
+            assert len(text.splitlines()) - len(before.splitlines()) in range(0, 10)
 
     check()
 
@@ -375,3 +388,107 @@ def test_check_step_checks_out_each_release_where_the_bitbake_check_looks(catalo
                            for release, configs in planned.checkouts for config in configs]
     assert calls[-1] == (f"edgegenai check --spec examples/jetson-orin.yaml --bitbake --bitbake-root {root} "
                          "--bitbake-user builder --format junit -o check-report.xml")
+
+
+# -- releases ---------------------------------------------------------------------
+
+def _layer_bundles(spec_file, catalog, tmp_path):
+    """The bundle recipes of the layer the spec renders."""
+    for path, text in render(load_spec(spec_file), catalog).items():
+        if path.endswith(".bb"):
+            (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / path).write_text(text)
+    from edgegenai import rauc
+    return tuple(sorted(rauc.bundle_recipes(tmp_path / "meta-edgegenai")))
+
+
+@pytest.mark.parametrize("spec_file", [ROOT / "examples" / n for n in ("ota.yaml", "model-rollout.yaml")]
+                         + [None], ids=["ota", "model-rollout", "default"])
+def test_builds_make_the_layers_bundles_dev_signed_releases_with_release_keys(catalog, spec_file, tmp_path):
+    planned, text = _render(catalog, "github", spec_file)
+    assert tuple(sorted(planned.bundles)) == _layer_bundles(spec_file, catalog, tmp_path)
+    build = yaml.safe_load(text)["jobs"]["build"]
+    command = next(s["run"] for s in build["steps"] if s.get("name") == "Build")
+    release = yaml.safe_load(_render(catalog, "github-release", spec_file)[1])["jobs"]["release"]
+    release_command = next(s["run"] for s in release["steps"] if s.get("name") == "Build")
+    for b in planned.builds:
+        assert ("kas/opt/rauc-dev-keys.yml" in b.config) == bool(planned.bundles)
+        assert "rauc-dev-keys" not in b.release_config and "debug" not in b.release_config
+        assert ("kas/opt/rauc-keys.yml" in b.release_config) == bool(planned.bundles)
+    for cmd in (command, release_command):
+        targets = re.findall(r"--target '([^']+)'", cmd)
+        assert targets == ([planned.image, *planned.bundles] if planned.bundles else [])
+    if not planned.bundles:
+        assert not any("rauc-keys" in s.get("run", "") for s in release["steps"])
+
+
+def test_a_release_shares_no_cache_and_only_publish_may_write(catalog):
+    spec_file = ROOT / "examples" / "ota.yaml"
+    push = yaml.safe_load(_render(catalog, "github", spec_file)[1])
+    rel = yaml.safe_load(_render(catalog, "github-release", spec_file, hawkbit="https://hb.example.com")[1])
+    assert "tags" not in push[True]["push"] and rel[True] == {"push": {"tags": ["v*"]}}
+    assert push["permissions"] == rel["permissions"] == {"contents": "read"}
+    uses = [s.get("uses", "") for job in rel["jobs"].values() for s in job["steps"]]
+    assert not any(u.startswith("actions/cache@") for u in uses)
+    writers = [name for name, job in rel["jobs"].items() if job.get("permissions")]
+    assert writers == ["publish"] and rel["jobs"]["publish"]["permissions"] == {"contents": "write"}
+    assert {rel["jobs"][j]["environment"] for j in ("release", "publish")} == {"release"}
+    # The keys reach only the step that writes them, the hawkBit account only publish.
+    for name, job in rel["jobs"].items():
+        for step in job["steps"]:
+            secrets = re.findall(r"secrets\.(\w+)", json.dumps(step))
+            if step.get("name") == "Write the release's signing keys":
+                assert secrets == list(pipeline.KEY_SECRETS)
+            elif name == "publish" and step.get("name") == "Publish the release":
+                assert secrets == list(pipeline.HAWKBIT_SECRETS)
+            else:
+                assert not secrets, (name, step)
+
+
+def test_release_keys_step_writes_private_files_and_refuses_a_missing_secret(catalog, tmp_path):
+    rel = yaml.safe_load(_render(catalog, "github-release", ROOT / "examples" / "ota.yaml")[1])
+    step = next(s for s in rel["jobs"]["release"]["steps"] if s.get("name") == "Write the release's signing keys")
+    pems = {f"{v}_PEM": f"-----BEGIN {v}-----" for v in pipeline.KEY_SECRETS}
+    env = {**os.environ, "RUNNER_TEMP": str(tmp_path), **pems}
+    run = subprocess.run(["bash", "-e", "-c", step["run"]], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    keys = tmp_path / "rauc-keys"
+    assert oct(keys.stat().st_mode & 0o777) == "0o700"
+    for var, name in pipeline.KEY_FILES:
+        assert (keys / name).read_text() == pems[f"{var}_PEM"] + "\n"
+        assert oct((keys / name).stat().st_mode & 0o777) == "0o600"
+    build = next(s["run"] for s in rel["jobs"]["release"]["steps"] if s.get("name") == "Build")
+    for var, name in pipeline.KEY_FILES:
+        assert f"-e {var}=/rauc-keys/{name}" in build
+    env[f"{pipeline.KEY_SECRETS[1]}_PEM"] = ""
+    run = subprocess.run(["bash", "-e", "-c", step["run"]], env=env, capture_output=True, text=True)
+    assert run.returncode == 1 and f"set the secret {pipeline.KEY_SECRETS[1]}" in run.stdout
+
+
+def test_gitlab_release_jobs_run_on_tags_only_without_cache(catalog):
+    doc = yaml.safe_load(_render(catalog, "gitlab", ROOT / "examples" / "ota.yaml",
+                                 hawkbit="https://hb.example.com")[1])
+    assert doc[".build"]["rules"][0] == {"if": "$CI_COMMIT_TAG", "when": "never"}
+    assert doc[".release"]["rules"] == [{"if": "$CI_COMMIT_TAG =~ /^v/"}]
+    assert "cache" not in doc[".release"]
+    releases = sorted(k for k in doc if k.startswith("release:"))
+    assert releases and sorted(doc["publish"]["needs"]) == releases
+    script = doc[".release"]["script"][0]
+    for var in pipeline.KEY_SECRETS:
+        assert f'[ ! -s "${{{var}:-}}" ]' in script
+    assert "edgegenai publish artefacts --gitlab --hawkbit 'https://hb.example.com'" in doc["publish"]["script"][0]
+
+
+def test_rauc_keys_option_passes_the_key_variables_to_bitbake(catalog, tmp_path):
+    """kas's own loader: the option's env names reach BB_ENV_PASSTHROUGH_ADDITIONS, with no value of ours."""
+    from edgegenai import rauc
+    from edgegenai.checks.kasconfig import resolve
+    from edgegenai.checks.model import Workspace
+    files = render(load_spec(ROOT / "examples" / "ota.yaml"), catalog)
+    for path in (p for p in files if p.startswith("kas/")):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(files[path])
+    _, config, _ = resolve(Workspace(tmp_path), [tmp_path / "kas/qemux86-64.yml",
+                                                 tmp_path / "kas/opt/rauc-keys.yml"])
+    assert {k: v for k, v in config["env"].items() if k in rauc.KEY_VARIABLES} == \
+        {v: None for v in rauc.KEY_VARIABLES}

@@ -18,7 +18,18 @@ dialects, so what it does is decided here, once:
 - **artefacts**: the image files under their stable names, the SBOM (SPDX
   3.0 on wrynose, SPDX 2.2 on scarthgap) and the CVE report
   (`kas/opt/cve.yml`: OE-core's sbom-cve-check on wrynose, cve-check on
-  scarthgap), per board and release.
+  scarthgap), per board and release; with `ota` or `model-rollout`, the
+  RAUC bundles too, signed with the development keys (`rauc-dev-keys`):
+  a pull request never sees a release key;
+- **release** (a tag `v*`): the same matrix as production images, built
+  without the CI cache (a cache an earlier run filled never goes into a
+  release), the bundles signed with the release's keys from the CI's
+  secrets (`kas/opt/rauc-keys.yml` names them to BitBake), in a protected
+  `release` environment;
+- **publish**: every release build's files, unique names and SHA256SUMS,
+  as a release of the tag (`edgegenai publish`): GitHub's releases or
+  GitLab's package registry, and, when a hawkBit server is given, its
+  system bundles as distribution sets for rauc-hawkbit-updater.
 
 Restricted licence terms are never accepted by the pipeline on its own: a
 board whose build needs a licence flag is refused until the flag is named
@@ -35,7 +46,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, List, Optional, Sequence, Tuple
 
-from . import __version__, licences, vulnerabilities
+from . import __version__, licences, ota, rauc, rollout, vulnerabilities
 from .catalog import Catalog
 from .errors import UserError
 from .builder.invocation import kas_config
@@ -51,7 +62,18 @@ ACTIONS = {
     "cache": ("actions/cache", "27d5ce7f107fe9357f9df03efb73ab90386fccae", "v5.0.5"),
     "upload-artifact": ("actions/upload-artifact", "bbbca2ddaa5d8feaa63e36b76fdaad77386f024f",
                         "v7.0.0"),
+    "download-artifact": ("actions/download-artifact", "3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c",
+                          "v8.0.1"),
 }
+# Tags whose pipeline builds and publishes a release.
+RELEASE_TAGS = "v*"
+RELEASE_TAGS_REGEX = "/^v/"
+# The CI secrets (GitHub) or file variables (GitLab) of a release's keys, named
+# as BitBake's variables are; and those of a hawkBit account.
+KEY_SECRETS = rauc.KEY_VARIABLES
+# Where a GitHub release job writes each secret, as a file BitBake reads.
+KEY_FILES = tuple(zip(KEY_SECRETS, ("signing.key.pem", "signing.cert.pem", "keyring.pem")))
+HAWKBIT_SECRETS = ("HAWKBIT_USER", "HAWKBIT_PASSWORD")
 # Where a runner's Yocto builds need disk and time that hosted runners lack.
 DEFAULT_RUNNER = ("self-hosted", "linux", "x64")
 DEBUG_OPTION = "debug"
@@ -83,8 +105,9 @@ class Build:
     board: str
     release: str
     machine: str
-    # The kas config chain, as `kas build` takes it.
+    # The kas config chain, as `kas build` takes it: for CI, and for a release.
     config: str
+    release_config: str
     boot_test: bool
     # Debian package of the QEMU system emulator a boot test needs.
     qemu_package: str
@@ -109,6 +132,15 @@ class Pipeline:
     sstate_mirror: str
     hashserve: str
     install: str
+    # What each build makes: the image, then the signed bundles (ota, model-rollout).
+    targets: Tuple[str, ...] = ()
+    bundles: Tuple[str, ...] = ()
+    hawkbit: str = ""
+    release_tags: str = RELEASE_TAGS
+    release_tags_regex: str = RELEASE_TAGS_REGEX
+    key_secrets: Tuple[str, ...] = KEY_SECRETS
+    key_files: Tuple[Tuple[str, str], ...] = KEY_FILES
+    hawkbit_secrets: Tuple[str, ...] = HAWKBIT_SECRETS
     kas_version: str = KAS_VERSION
     kas_image: str = KAS_IMAGE
 
@@ -123,11 +155,12 @@ class Pipeline:
     def check_packages(self) -> Tuple[str, ...]:
         return CHECK_PACKAGES
 
-    def requirement(self, extra: str) -> str:
-        """What pip installs: edgegenai with `extra`, at a version or from a URL."""
+    def requirement(self, extra: str = "") -> str:
+        """What pip installs: edgegenai (with `extra`), at a version or from a URL."""
+        name = f"edgegenai[{extra}]" if extra else "edgegenai"
         if _VERSION.fullmatch(self.install):
-            return f"edgegenai[{extra}]=={self.install}"
-        return f"edgegenai[{extra}] @ {self.install}"
+            return f"{name}=={self.install}"
+        return f"{name} @ {self.install}"
 
 
 def _problems_of(option: str, values: Iterable[str], check: Callable[[str], str]) -> List[str]:
@@ -163,13 +196,26 @@ def _install(v: str) -> str:
     return f"must be {INSTALL_SAYS}"
 
 
+def bundles(spec: Spec, catalog: Catalog) -> Tuple[str, ...]:
+    """The bundle recipes the spec's layer has: the system's (ota), the model's (model-rollout)."""
+    found = [ota.BUNDLE_RECIPE] if ota.wanted(spec) else []
+    model = rollout.bundle_recipe(spec, catalog)
+    return tuple(found + ([model] if model else []))
+
+
 def plan(spec: Spec, catalog: Catalog, *, spec_path: Optional[str] = None,
          runner: Sequence[str] = (), sstate_mirror: str = "", hashserve: str = "",
-         accept: Sequence[str] = (), install: str = __version__) -> Pipeline:
+         accept: Sequence[str] = (), install: str = __version__, hawkbit: str = "") -> Pipeline:
     """The pipeline of `spec`; a UserError lists every bad option at once."""
     problems = []
     problems += _problems_of("--runner", runner, _runner)
     problems += _problems_of("--sstate-mirror", [sstate_mirror] if sstate_mirror else [], url_problem)
+    bad_hawkbit = _problems_of("--hawkbit", [hawkbit] if hawkbit else [], url_problem)
+    problems += bad_hawkbit
+    signed = bundles(spec, catalog)
+    if hawkbit and not bad_hawkbit and not ota.wanted(spec):
+        problems.append(f"--hawkbit: hawkBit serves system bundles, and the spec has none: add "
+                        f"{ota.FEATURE!r} to image.features")
     problems += _problems_of("--hashserve", [hashserve] if hashserve else [], _hashserve)
     problems += _problems_of("--install", [install], _install)
     if spec_path is not None:
@@ -191,10 +237,13 @@ def plan(spec: Spec, catalog: Catalog, *, spec_path: Optional[str] = None,
         flags = tuple(t.flag for t in terms if board.name in t.boards)
         qemu = board.qemu
         for i, release in enumerate(spec.releases):
-            options = ([release] if i else []) + [vulnerabilities.OPTION] + list(flags) + ([DEBUG_OPTION] if qemu else [])
-            config = kas_config(board.name, options)
+            common = ([release] if i else []) + [vulnerabilities.OPTION] + list(flags)
+            config = kas_config(board.name, common + ([rauc.DEV_KEYS_OPTION] if signed else [])
+                                + ([DEBUG_OPTION] if qemu else []))
+            release_config = kas_config(board.name, common + ([rauc.KEYS_OPTION] if signed else []))
             builds.append(Build(
                 board=board.name, release=release, machine=board.machine, config=config,
+                release_config=release_config,
                 boot_test=qemu is not None,
                 qemu_package=QEMU_PACKAGES.get(qemu.system, "") if qemu else "",
                 kernel=qemu.kernel_image if qemu else "", flags=flags))
@@ -203,12 +252,19 @@ def plan(spec: Spec, catalog: Catalog, *, spec_path: Optional[str] = None,
     return Pipeline(spec_path=spec_path, image=spec.image.name, builds=tuple(builds),
                     releases=tuple(spec.releases), checkouts=checkouts,
                     build_runner=tuple(runner) or DEFAULT_RUNNER, sstate_mirror=sstate_mirror,
-                    hashserve=hashserve, install=install)
+                    hashserve=hashserve, install=install,
+                    targets=(spec.image.name,) + signed if signed else (), bundles=signed,
+                    hawkbit=hawkbit.rstrip("/"))
 
 
-PROVIDERS = {"github": "ci/github.yml.j2", "gitlab": "ci/gitlab.yml.j2"}
+# GitHub's release is a workflow of its own: one that publishes never shares
+# a cache with one that builds pull requests.  GitLab keeps protected refs'
+# caches apart, and its release jobs use none: one configuration.
+PROVIDERS = {"github": "ci/github.yml.j2", "github-release": "ci/github-release.yml.j2",
+             "gitlab": "ci/gitlab.yml.j2"}
 # Where each CI reads its configuration, relative to the repository's root.
-CONFIG_PATHS = {"github": ".github/workflows/edgegenai.yml", "gitlab": ".gitlab-ci.yml"}
+CONFIG_PATHS = {"github": ".github/workflows/edgegenai.yml",
+                "github-release": ".github/workflows/edgegenai-release.yml", "gitlab": ".gitlab-ci.yml"}
 
 
 def render_ci(pipeline: Pipeline, provider: str) -> str:

@@ -26,6 +26,10 @@ COLLECTIONS = ("rauc",)
 KEYRING = "edgegenai-keyring.pem"
 DEV_KEYS_RECIPE = "edgegenai-rauc-dev-keys"
 DEV_KEYS_OPTION = "rauc-dev-keys"
+# A release's own keys: paths in these variables, passed from the environment
+# into BitBake by the kas option KEYS_OPTION (CI secrets become files, not settings).
+KEYS_OPTION = "rauc-keys"
+KEY_VARIABLES = ("EDGEGENAI_RAUC_KEY", "EDGEGENAI_RAUC_CERT", "EDGEGENAI_RAUC_KEYRING")
 # The keys' settings, required by the distro.
 DISTRO_INCLUDE = "edgegenai-rauc.inc"
 # RAUC's own status (slots, artifacts), on the data partition: never in a slot.
@@ -106,6 +110,9 @@ def render_rauc(spec: Spec, put: Callable[..., None], boards: List[Slots],
 
 
 def render_dev_keys_option(spec: Spec, put: Callable[..., None]) -> None:
-    """kas/opt/rauc-dev-keys.yml: the development keys, a choice the user makes by name."""
+    """kas/opt/rauc-dev-keys.yml, the development keys, a choice the user makes by name;
+    kas/opt/rauc-keys.yml, a release's keys named by the environment (what CI does)."""
     if wanted(spec):
         put(f"kas/opt/{DEV_KEYS_OPTION}.yml", "kas/rauc-dev-keys.yml.j2", dev_keys_recipe=DEV_KEYS_RECIPE)
+        put(f"kas/opt/{KEYS_OPTION}.yml", "kas/rauc-keys.yml.j2", variables=KEY_VARIABLES,
+            dev_keys_option=DEV_KEYS_OPTION)

@@ -41,6 +41,17 @@ def wanted(spec: Spec) -> bool:
     return FEATURE in spec.image.features
 
 
+def bundle_recipe(spec: Spec, catalog: Catalog) -> Optional[str]:
+    """The model bundle's recipe (PN): one per served model, the one the server's model setting names."""
+    if not wanted(spec):
+        return None
+    return f"{BUNDLE_RECIPE}-{_served(engines.plan(spec, catalog)).model.name}"
+
+
+def _served(plans: List[engines.EnginePlan]) -> engines.EnginePlan:
+    return next(p for p in plans if p.engine.service and p.engine.service.model_setting)
+
+
 def active_env() -> str:
     """The link the server reads the artifact's settings through (absent: the image's model)."""
     return f"{STATE_DIR}/active.env"
@@ -61,7 +72,7 @@ def render_rollout(spec: Spec, catalog: Catalog, plans: List[engines.EnginePlan]
     """
     if not wanted(spec):
         return [], []
-    p = next(p for p in plans if p.engine.service and p.engine.service.model_setting)
+    p = _served(plans)
     svc = p.engine.service
     server = spec.engines[p.engine.name].server
     auth = server.auth == "api-key"

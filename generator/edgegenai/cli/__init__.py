@@ -13,10 +13,10 @@ import click
 
 from .. import __version__
 from ..errors import UserError
-from . import boards, build, bundle, check, ci, generate, schema, spec, test
+from . import boards, build, bundle, check, ci, generate, publish, schema, spec, test
 
 COMMANDS = (generate.command, check.command, boards.command, schema.command, spec.command,
-            build.command, bundle.command, test.command, ci.command)
+            build.command, bundle.command, test.command, ci.command, publish.command)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

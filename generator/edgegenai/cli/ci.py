@@ -10,7 +10,16 @@ configuration that, on every push and merge request:
   build  one job per board x release: kas in its container, downloads
          and shared state cached, QEMU boards booted and tested
          (edgegenai test); artefacts: the image files, the SBOM (SPDX 3.0
-         on wrynose, 2.2 on scarthgap) and the CVE report (kas/opt/cve.yml)
+         on wrynose, 2.2 on scarthgap) and the CVE report (kas/opt/cve.yml);
+         with ota or model-rollout, the bundles signed with development keys
+
+and, on a tag v* (GitHub: the workflow --release renders, beside the other):
+
+\b
+  release production images and bundles, built without the CI cache, the
+         bundles signed with the keys in the CI's secrets (kas/opt/rauc-keys.yml)
+  publish a release of the tag (edgegenai publish): GitHub releases or
+         GitLab's package registry, and hawkBit with --hawkbit
 
 SPEC is the spec's path inside the repository, as the pipeline will read
 it (default: the built-in spec).  Builds share work the BitBake way: give
@@ -41,7 +50,8 @@ from ..spec import load_spec
 @click.option("--gitlab", "provider", flag_value="gitlab", help="A GitLab CI configuration.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write it there instead of standard output (e.g. "
-                   f"{pipeline_mod.CONFIG_PATHS['github']} or {pipeline_mod.CONFIG_PATHS['gitlab']}).")
+                   f"{pipeline_mod.CONFIG_PATHS['github']}, {pipeline_mod.CONFIG_PATHS['github-release']} or "
+                   f"{pipeline_mod.CONFIG_PATHS['gitlab']}).")
 @click.option("--runner", "runner", multiple=True, metavar="LABEL",
               help="Runner label of the build jobs (repeatable) "
                    f"[default: {', '.join(pipeline_mod.DEFAULT_RUNNER)}; GitHub only].")
@@ -54,14 +64,23 @@ from ..spec import load_spec
 @click.option("--install", default=pipeline_mod.__version__, show_default=True, metavar="VERSION|URL",
               help="What the pipeline installs edgegenai from: a version, or an https URL of a "
                    "wheel or source archive.")
-def command(spec_file, provider, output, runner, sstate_mirror, hashserve, accept, install):
+@click.option("--release", is_flag=True,
+              help="GitHub: the release workflow (tags v*) instead of the push one; GitLab has "
+                   "both in its one configuration.")
+@click.option("--hawkbit", default="", metavar="URL",
+              help="hawkBit server (https) the publish job gives the system bundles to.")
+def command(spec_file, provider, output, runner, sstate_mirror, hashserve, accept, install, release,
+            hawkbit):
     if provider is None:
         raise UserError("say which CI: --github or --gitlab")
+    if release and provider == "gitlab":
+        raise UserError("--release: GitLab's one configuration has the release jobs already; "
+                        "leave --release out")
     spec = load_spec(Path(spec_file) if spec_file else None)
     planned = pipeline_mod.plan(spec, load_catalog(), spec_path=spec_file, runner=runner,
                                 sstate_mirror=sstate_mirror, hashserve=hashserve, accept=accept,
-                                install=install)
-    text = pipeline_mod.render_ci(planned, provider)
+                                install=install, hawkbit=hawkbit)
+    text = pipeline_mod.render_ci(planned, f"{provider}-release" if release else provider)
     if output is None:
         click.echo(text, nl=False)
         return
