@@ -31,14 +31,16 @@ BASE: Dict[str, Any] = {
                                          "auth": "none"}}},
     "models": [CUSTOM_MODEL],
     "image": {"name": "edgegenai-image", "features": ["ssh", "model-rollout", "ota"],
-              "gate": {"prompt": "Reply with one word: ready.", "max_tokens": 8}},
+              "gate": {"prompt": "Reply with one word: ready.", "max_tokens": 8},
+              "ota": {"hawkbit": {"server": "hawkbit.example.com:443", "tenant": "DEFAULT"}}},
 }
 
 # Every string field, by the path its errors name.
 STRING_FIELDS: List[str] = [
     "project", "releases[0]", "boards[0]", "engines.llama-cpp.backends[0]",
     "engines.llama-cpp.server.host", "engines.llama-cpp.server.model", "engines.llama-cpp.server.auth",
-    "image.name", "image.features[0]", "image.gate.prompt",
+    "image.name", "image.features[0]", "image.gate.prompt", "image.ota.hawkbit.server",
+    "image.ota.hawkbit.tenant",
 ] + [f"models[0].{k}" for k in CUSTOM_MODEL if isinstance(CUSTOM_MODEL[k], str)] + [
     f"models[0].{option}.{k}" for option in ("quantize", "imatrix") for k in CUSTOM_MODEL[option]]
 

@@ -147,7 +147,7 @@ def _keys(data, prefix=()) -> Tuple:
 TWINS = {"models[0].license_flags":
          lambda v: " ".join(f"commercial{i}" for i, _ in enumerate(dict.fromkeys(v.split())))}
 # kas option fragments that are not a licence flag's.
-FIXED_OPTS = ("debug", "wrynose", "scarthgap", "cve", "rauc-dev-keys")
+FIXED_OPTS = ("debug", "wrynose", "scarthgap", "cve", "rauc-dev-keys", "rauc-keys")
 
 
 @lru_cache(maxsize=8)

@@ -125,6 +125,14 @@ def unit(value: object) -> str:
     return text.replace("%", "%%")
 
 
+def keyfile(value: object) -> str:
+    """A GLib key file value (rauc-hawkbit-updater's config): one line, no escape, no edge blanks."""
+    text = _one_line(value, "a key file value")
+    if "\\" in text or text != text.strip():
+        raise _refuse(value, "a key file value", "it holds a backslash or leading/trailing blanks")
+    return text
+
+
 def yaml(value: object) -> str:
     """A YAML scalar: plain when YAML reads it back as the same string, else double-quoted."""
     text = _one_line(value, "a YAML scalar")
@@ -160,4 +168,4 @@ def text(value: object) -> str:
 
 FILTERS = {"bb": bb, "bb_uri": bb_uri, "bb_word": bb_word, "sh": sh, "env": env, "unit": unit,
            "yaml": yaml, "kconfig": kconfig, "py": py, "text": text,
-           "json_str": json_str}
+           "json_str": json_str, "keyfile": keyfile}

@@ -79,6 +79,16 @@ Text = _typed(r"^[^\"\\$`\x00-\x1f\x7f-\x9f\u2028\u2029]+$", 200,
 Sha256Hex = _typed(r"^[0-9a-f]{64}$", 64, "a sha256: 64 lowercase hex digits",
                    "sha256 of the file, as SRC_URI[sha256sum] checks it.")
 
+ServerAddress = _typed(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}"
+                       r"[A-Za-z0-9])?)*(:[0-9]{1,5})?$", 253,
+                       "a host name or IPv4 address with an optional port (hawkbit.example.com:443): "
+                       "letters, digits, '-' and '.', then ':' and digits",
+                       "The update server as the device reaches it, over TLS.")
+
+Tenant = _typed(r"^[A-Za-z0-9][A-Za-z0-9_-]*$", 64,
+                "a tenant id: letters, digits, '_' and '-', starting with a letter or digit",
+                "hawkBit tenant the devices belong to.")
+
 # -- numbers: booleans and strings are not numbers -----------------------------
 Port = Annotated[int, Strict(), Field(ge=1, le=65535)]
 Count = Annotated[int, Strict(), Field(ge=1, le=1_000_000)]

@@ -17,7 +17,7 @@ from . import engines, escape, licences
 from .accelerators import dynamic_layers, fitted, render_accelerators, runtime_versions
 from .catalog import Board, Catalog, Release, load_catalog
 from .models import render_models
-from . import ota, rauc, rollout
+from . import hawkbit, ota, rauc, rollout
 from .vulnerabilities import render_cve, summary as cve_summary
 from .spec import Spec
 
@@ -161,6 +161,8 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
 
     ota_contents, ota_packages = ota.render_ota(spec, catalog, plans, releases, put_in_layer)
     contents.extend(ota_contents)
+    hawkbit_contents, hawkbit_packages = hawkbit.render_hawkbit(spec, put_in_layer)
+    contents.extend(hawkbit_contents)
     rollout_contents, rollout_packages = rollout.render_rollout(spec, catalog, plans, put_in_layer,
                                                                 ota=ota.wanted(spec))
     contents.extend(rollout_contents)
@@ -170,7 +172,7 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
         distro_features.add("rauc")
 
     rdepends = sorted(engine_layer.packages | set(model_layer.packages) | set(rollout_packages)
-                      | set(ota_packages))
+                      | set(ota_packages) | set(hawkbit_packages))
     put(f"{LAYER}/recipes-core/packagegroups/packagegroup-edgegenai.bb",
         "layer/recipes-core/packagegroups/packagegroup-edgegenai.bb.j2", rdepends=rdepends,
         release_rdepends=sorted((r, sorted(p)) for r, p in engine_layer.release_packages.items()))

@@ -173,6 +173,14 @@ class GateSpec(_Spec):
                     "(default: the service's MemoryHigh, from its memory drop-in).")
 
 
+class HawkbitSpec(_Spec):
+    """A hawkBit server the device polls for system bundles (rauc-hawkbit-updater)."""
+
+    server: fields.ServerAddress = Field(description="Host and port of the hawkBit server's DDI API; "
+                                                     "always TLS with the certificate verified.")
+    tenant: fields.Tenant = "DEFAULT"
+
+
 class OtaSpec(_Spec):
     """A/B system updates: the partitions the image's disk gets, and how long a new slot has to prove itself."""
 
@@ -187,6 +195,9 @@ class OtaSpec(_Spec):
         600, ge=10, le=7200,
         description="Seconds a newly booted slot's model server has to answer its health check; "
                     "a slot that does not is not marked good and is left on the next boot.")
+    hawkbit: Optional[HawkbitSpec] = Field(
+        None, description="An update server: the device runs rauc-hawkbit-updater against it, with "
+                          "a name and token provisioned per device on /data (never in the image).")
 
 
 class ImageSpec(_Spec):
@@ -406,6 +417,9 @@ def check_meaning(spec: Spec, catalog: Catalog) -> List[str]:
                                 f"{_known(rolled) or 'none'}")
         elif feat == "ota":
             problems.extend(_check_ota(k, spec, catalog))
+    if spec.image.ota.hawkbit is not None and "ota" not in spec.image.features:
+        problems.append("image.ota.hawkbit: an update server installs system bundles: add 'ota' to "
+                        "image.features, or leave image.ota.hawkbit out")
     if not problems:
         problems.extend(_check_image_name(spec, catalog))
         problems.extend(_check_memory(spec, catalog))
