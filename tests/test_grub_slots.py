@@ -26,6 +26,7 @@ import pytest
 from edgegenai.render import render
 from edgegenai.spec import parse_spec
 
+import slotdisk
 from conftest import skip_unless_ready
 
 pytestmark = pytest.mark.boot
@@ -38,7 +39,7 @@ GRUB_BUILDIN = ("boot linux ext2 fat serial part_msdos part_gpt normal efi_gop i
 TOOLS = {"qemu-system-x86_64": "qemu-system-x86", "grub-mkimage": "grub-common",
          "grub-editenv": "grub-common", "mcopy": "mtools", "mkfs.vfat": "dosfstools",
          "mkfs.ext4": "e2fsprogs", "sfdisk": "fdisk"}
-MIB = 1 << 20
+MIB = slotdisk.MIB
 PARTS = ((1, 32, "U"), (33, 16, "L"), (49, 16, "L"))  # start, size (MiB), GPT type
 ESP_DIR = "::EFI/BOOT"
 
@@ -76,25 +77,9 @@ def disk(tmp_path, layer):
     subprocess.run(["mmd", "-i", str(esp), "::EFI", ESP_DIR], check=True)
     subprocess.run(["mcopy", "-i", str(esp), str(efi), f"{ESP_DIR}/BOOTX64.EFI"], check=True)
     subprocess.run(["mcopy", "-i", str(esp), str(cfg), str(tmp_path / "grubenv"), ESP_DIR + "/"], check=True)
-    parts = [esp]
-    for slot in ("A", "B"):
-        root = tmp_path / f"root{slot}"
-        (root / "boot").mkdir(parents=True)
-        (root / "boot" / "bzImage").write_text(f"kernel of slot {slot}\n")
-        part = tmp_path / f"p{slot}.img"
-        subprocess.run(["mkfs.ext4", "-q", "-d", str(root), str(part), f"{PARTS[1][1]}M"], check=True,
-                       capture_output=True)
-        parts.append(part)
-    image = tmp_path / "disk.img"
-    with image.open("wb") as f:
-        f.truncate((PARTS[-1][0] + PARTS[-1][1] + 1) * MIB)
-    table = "label: gpt\n" + "".join(f"start={s * 2048}, size={n * 2048}, type={t}\n" for s, n, t in PARTS)
-    subprocess.run(["sfdisk", "-q", str(image)], input=table, text=True, check=True, capture_output=True)
-    with image.open("r+b") as f:
-        for (start, _, _), part in zip(PARTS, parts):
-            f.seek(start * MIB)
-            f.write(part.read_bytes())
-    return image
+    slots = [slotdisk.slot(tmp_path, name, "bzImage", PARTS[1][1]) for name in ("A", "B")]
+    return slotdisk.assemble(tmp_path / "disk.img", "gpt",
+                             [(*p, img) for p, img in zip(PARTS, [esp, *slots])])
 
 
 def _esp(image: Path, args: list) -> subprocess.CompletedProcess:

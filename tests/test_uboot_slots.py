@@ -26,6 +26,7 @@ import pytest
 from edgegenai.render import render
 from edgegenai.spec import parse_spec
 
+import slotdisk
 from conftest import skip_unless_ready
 
 pytestmark = pytest.mark.boot
@@ -33,7 +34,6 @@ pytestmark = pytest.mark.boot
 UBOOT = Path("/usr/lib/u-boot/qemu_arm64/u-boot.bin")
 TOOLS = {"qemu-system-aarch64": "qemu-system-arm", "mkimage": "u-boot-tools", "mcopy": "mtools",
          "mkfs.vfat": "dosfstools", "mkfs.ext4": "e2fsprogs", "sfdisk": "fdisk"}
-MIB = 1 << 20
 # Partition starts and sizes in MiB: boot, slot A, slot B, data.
 PARTS = ((1, 16, "c"), (17, 24, "83"), (41, 24, "83"), (65, 8, "83"))
 
@@ -56,29 +56,13 @@ def disk(tmp_path_factory, catalog):
     (tmp / "boot.cmd").write_text(cmd.replace("@KERNEL_IMAGETYPE@", "Image").replace("@KERNEL_BOOTCMD@", "booti"))
     subprocess.run(["mkimage", "-A", "arm64", "-T", "script", "-C", "none", "-d", str(tmp / "boot.cmd"),
                     str(tmp / "boot.scr")], check=True, capture_output=True)
-    image = tmp / "disk.img"
-    with image.open("wb") as f:
-        f.truncate((PARTS[-1][0] + PARTS[-1][1]) * MIB)
-    table = "label: dos\n" + "".join(f"start={s * 2048}, size={n * 2048}, type={t}\n" for s, n, t in PARTS)
-    subprocess.run(["sfdisk", "-q", str(image)], input=table, text=True, check=True, capture_output=True)
-    parts = []
     boot = tmp / "p1.img"
     subprocess.run(["mkfs.vfat", "-C", str(boot), str(PARTS[0][1] * 1024)], check=True, capture_output=True)
     subprocess.run(["mcopy", "-i", str(boot), str(tmp / "boot.scr"), "::boot.scr"], check=True)
-    parts.append(boot)
-    for slot in ("A", "B"):
-        root = tmp / f"root{slot}"
-        (root / "boot").mkdir(parents=True)
-        (root / "boot" / "Image").write_text(f"kernel of slot {slot}\n")
-        part = tmp / f"p{slot}.img"
-        subprocess.run(["mkfs.ext4", "-q", "-d", str(root), str(part), f"{PARTS[1][1]}M"], check=True,
-                       capture_output=True)
-        parts.append(part)
-    with image.open("r+b") as f:
-        for (start, _, _), part in zip(PARTS, parts):
-            f.seek(start * MIB)
-            f.write(part.read_bytes())
-    return image
+    slots = [slotdisk.slot(tmp, name, "Image", PARTS[1][1]) for name in ("A", "B")]
+    data = slotdisk.slot(tmp, "data", "unused", PARTS[3][1])
+    return slotdisk.assemble(tmp / "disk.img", "dos",
+                             [(*p, img) for p, img in zip(PARTS, [boot, *slots, data])])
 
 
 class _Console:
@@ -118,17 +102,23 @@ class _Console:
         self.proc.stdout.close()
 
 
-def _source(image: Path, env: dict) -> dict:
-    """Stop autoboot, set RAUC's variables, source boot.scr; U-Boot's variables afterwards."""
+def _at_prompt(image: Path, env: dict) -> _Console:
+    """U-Boot stopped before autoboot, with RAUC's variables set and boot.scr loaded."""
     con = _Console(image)
+    con.wait(b"Hit any key", 0)
+    con.proc.stdin.write(b"\n")
+    con.proc.stdin.flush()
+    con.wait(b"=> ", 0)
+    for name, value in env.items():
+        con.run(f'setenv {name} "{value}"')
+    con.run("load virtio 0:1 ${scriptaddr} boot.scr")
+    return con
+
+
+def _source(image: Path, env: dict) -> dict:
+    """Source boot.scr with `env`; U-Boot's variables afterwards."""
+    con = _at_prompt(image, env)
     try:
-        con.wait(b"Hit any key", 0)
-        con.proc.stdin.write(b"\n")
-        con.proc.stdin.flush()
-        con.wait(b"=> ", 0)
-        for name, value in env.items():
-            con.run(f'setenv {name} "{value}"')
-        con.run("load virtio 0:1 ${scriptaddr} boot.scr")
         log = con.run("source ${scriptaddr}")
         shown = con.run("printenv bootpart raucslot BOOT_A_LEFT BOOT_B_LEFT BOOT_ORDER bootargs")
     finally:
@@ -157,15 +147,8 @@ def test_boot_script_picks_the_slot_takes_a_try_and_boots_its_kernel(disk, env, 
 
 def test_with_no_tries_left_both_slots_get_three_again(disk):
     """The script resets U-Boot then: its console says so, and U-Boot starts again."""
-    con = _Console(disk)
+    con = _at_prompt(disk, {"BOOT_ORDER": "A B", "BOOT_A_LEFT": "0", "BOOT_B_LEFT": "0"})
     try:
-        con.wait(b"Hit any key", 0)
-        con.proc.stdin.write(b"\n")
-        con.proc.stdin.flush()
-        con.wait(b"=> ", 0)
-        for name, value in (("BOOT_ORDER", "A B"), ("BOOT_A_LEFT", "0"), ("BOOT_B_LEFT", "0")):
-            con.run(f'setenv {name} "{value}"')
-        con.run("load virtio 0:1 ${scriptaddr} boot.scr")
         mark = len(con.out)
         con.proc.stdin.write(b"source ${scriptaddr}\n")
         con.proc.stdin.flush()
