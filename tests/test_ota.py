@@ -223,3 +223,12 @@ def test_bundle_recipes_lists_the_system_and_model_bundles(catalog, tmp_path):
         (tmp_path / path).write_text(text)
     assert rauc.bundle_recipes(tmp_path / LAYER) == [
         "edgegenai-bundle", "edgegenai-model-bundle-smollm2-360m-instruct-q4-k-m"]
+
+
+def test_runqemu_starts_each_boards_bootloader_which_boots_the_slot(files):
+    """A wic image carries its kernels: runqemu must start the bootloader, not a kernel of its own."""
+    image = files[f"{LAYER}/recipes-core/images/edgegenai-image.bb"]
+    assert 'EXTRA_IMAGEDEPENDS:append:qemux86-64 = " ovmf"' in image
+    assert 'EXTRA_IMAGEDEPENDS:append:qemuarm64 = " u-boot"' in image
+    assert 'QB_DEFAULT_BIOS:qemuarm64 = "u-boot.bin"' in image
+    assert "QB_DEFAULT_BIOS:qemux86-64" not in image  # `runqemu wic ovmf` names OVMF itself

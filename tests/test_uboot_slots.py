@@ -141,8 +141,20 @@ def test_boot_script_picks_the_slot_takes_a_try_and_boots_its_kernel(disk, env, 
     assert (got["bootpart"], got["raucslot"]) == (part, slot), got["_log"]
     assert {k: got[k] for k in left} == left
     assert got["bootargs"].endswith(f"root=/dev/vda{part} rootwait rauc.slot={slot}")
-    # The kernel came from that slot's own /boot: 17 bytes, "kernel of slot X\n".
-    assert "17 bytes read" in got["_log"] and "Bad Linux ARM64 Image magic" in got["_log"]
+    # The kernel came from that slot's own /boot (each slot's has its own size).
+    assert f"{slotdisk.KERNEL_SIZE[slot]} bytes read" in got["_log"], got["_log"]
+    assert "Bad Linux ARM64 Image magic" in got["_log"]
+
+
+def test_u_boots_own_boot_flow_finds_the_script_on_the_boot_partition(disk):
+    """Not interrupted, U-Boot finds boot.scr on the partition wic marks active, and boots slot A."""
+    con = _Console(disk)
+    try:
+        log = con.wait(b"Bad Linux ARM64 Image magic", 0, 120)
+    finally:
+        con.close()
+    assert "Executing script" in log
+    assert f"{slotdisk.KERNEL_SIZE['A']} bytes read" in log.split("Executing script", 1)[1]
 
 
 def test_with_no_tries_left_both_slots_get_three_again(disk):

@@ -138,6 +138,9 @@ class Bootloader(_Data):
     deploys: List[str]
     # Recipes built beside the image for QEMU (EXTRA_IMAGEDEPENDS), by MACHINE.
     qemu_firmware: Dict[str, str] = Field(default_factory=dict)
+    # What runqemu loads as the firmware (QB_DEFAULT_BIOS), by MACHINE: the
+    # wic image carries the kernel, and the bootloader must be what starts.
+    qemu_bios: Dict[str, str] = Field(default_factory=dict)
 
 
 class Board(_Data):

@@ -107,6 +107,9 @@ def image_settings(spec: Spec, catalog: Catalog) -> List[Tuple[str, str, str]]:
         firmware = lay.loader.qemu_firmware.get(lay.machine)
         if firmware:
             out.append((f"EXTRA_IMAGEDEPENDS:append:{lay.machine}", "=", f" {firmware}"))
+        bios = lay.loader.qemu_bios.get(lay.machine)
+        if bios:
+            out.append((f"QB_DEFAULT_BIOS:{lay.machine}", "=", bios))
         if lay.loader.rauc == "grub":
             out.append((f"IMAGE_EFI_BOOT_FILES:append:{lay.machine}", "=", f" {GRUBENV_RECIPE};EFI/BOOT/grubenv"))
         elif lay.board.ota.uboot_env == "edgegenai":
