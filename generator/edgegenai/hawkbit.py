@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Callable, List, Tuple
 
+from .ota import FEATURE as OTA
 from .spec import Spec
 
 RECIPE = "edgegenai-hawkbit"
@@ -37,7 +38,7 @@ RUNTIME_DIR = "edgegenai-hawkbit"  # /run/<this>/config.conf
 
 
 def wanted(spec: Spec) -> bool:
-    return "ota" in spec.image.features and spec.image.ota.hawkbit is not None
+    return OTA in spec.image.features and spec.image.ota.hawkbit is not None
 
 
 def render_hawkbit(spec: Spec, put: Callable[..., None]) -> Tuple[List[Tuple[str, str]], List[str]]:

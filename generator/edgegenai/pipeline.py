@@ -132,8 +132,7 @@ class Pipeline:
     sstate_mirror: str
     hashserve: str
     install: str
-    # What each build makes: the image, then the signed bundles (ota, model-rollout).
-    targets: Tuple[str, ...] = ()
+    # The signed bundles each build makes beside the image (ota, model-rollout).
     bundles: Tuple[str, ...] = ()
     hawkbit: str = ""
     release_tags: str = RELEASE_TAGS
@@ -150,6 +149,11 @@ class Pipeline:
         if not self.sstate_mirror:
             return ""
         return f"file://.* {self.sstate_mirror.rstrip('/')}/PATH;downloadfilename=PATH"
+
+    @property
+    def targets(self) -> Tuple[str, ...]:
+        """kas's targets: the image and the bundles; none (the kas file's own) without bundles."""
+        return (self.image,) + self.bundles if self.bundles else ()
 
     @property
     def check_packages(self) -> Tuple[str, ...]:
@@ -253,7 +257,7 @@ def plan(spec: Spec, catalog: Catalog, *, spec_path: Optional[str] = None,
                     releases=tuple(spec.releases), checkouts=checkouts,
                     build_runner=tuple(runner) or DEFAULT_RUNNER, sstate_mirror=sstate_mirror,
                     hashserve=hashserve, install=install,
-                    targets=(spec.image.name,) + signed if signed else (), bundles=signed,
+                    bundles=signed,
                     hawkbit=hawkbit.rstrip("/"))
 
 

@@ -41,8 +41,9 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 from .errors import UserError
 from .fields import url_problem
+from .ota import BUNDLE_RECIPE
 
-SYSTEM_BUNDLE = "edgegenai-bundle-"  # ota's bundle recipe, deployed as <recipe>-<MACHINE>.raucb
+SYSTEM_BUNDLE = f"{BUNDLE_RECIPE}-"  # ota's bundle recipe, deployed as <recipe>-<MACHINE>.raucb
 BUNDLE_SUFFIX = ".raucb"
 CHECKSUMS = "SHA256SUMS"
 GENERIC_PACKAGE = "edgegenai"
@@ -70,9 +71,8 @@ class Asset:
 
 def sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(_CHUNK), b""):
-            digest.update(block)
+    for block in _file_body(path):
+        digest.update(block)
     return digest.hexdigest()
 
 
@@ -86,10 +86,8 @@ def stage(builds: Path, out: Path) -> List[Asset]:
             problems.append(f"{build.name[:60]!r}: a build directory's name must be plain "
                             "(letters, digits, '.', '_', '+', '-')")
             continue
-        for f in sorted(p for p in build.rglob("*") if p.is_file()):
-            rel = f.relative_to(build)
-            if len(rel.parts) != 1:
-                continue  # logs and other trees stay in the CI's own artefacts
+        # Files only: logs and other trees stay in the CI's own artefacts.
+        for f in sorted(p for p in build.iterdir() if p.is_file()):
             if not _PLAIN.fullmatch(f.name):
                 problems.append(f"{build.name}/{f.name[:60]!r}: a published file's name must be "
                                 "plain (letters, digits, '.', '_', '+', '-')")

@@ -45,11 +45,15 @@ def bundle_recipe(spec: Spec, catalog: Catalog) -> Optional[str]:
     """The model bundle's recipe (PN): one per served model, the one the server's model setting names."""
     if not wanted(spec):
         return None
-    return f"{BUNDLE_RECIPE}-{_served(engines.plan(spec, catalog)).model.name}"
+    return _bundle(_served(engines.plan(spec, catalog)))
 
 
 def _served(plans: List[engines.EnginePlan]) -> engines.EnginePlan:
     return next(p for p in plans if p.engine.service and p.engine.service.model_setting)
+
+
+def _bundle(served: engines.EnginePlan) -> str:
+    return f"{BUNDLE_RECIPE}-{served.model.name}"
 
 
 def active_env() -> str:
@@ -103,7 +107,7 @@ def render_rollout(spec: Spec, catalog: Catalog, plans: List[engines.EnginePlan]
     default_pn = model_recipe(p.model.name, _quant(spec, p.model.name, None))
     for pn in sorted({pn for _, pn in machine_pns} | {default_pn}):
         put(f"recipes-ota/model-artifacts/{pn}_%.bbappend", "layer/rollout/model.bbappend.j2", **ctx)
-    bundle = f"{BUNDLE_RECIPE}-{p.model.name}"
+    bundle = _bundle(p)
     put(f"recipes-ota/{bundle}/{bundle}_{p.model.version}.bb", "layer/rollout/bundle.bb.j2",
         default_pn=default_pn, machine_pns=[(m, pn) for m, pn in machine_pns if pn != default_pn], **ctx)
     contents = [(f"{base}/", f"{SCRIPT}: install a model bundle, gate it, keep or roll back"),
