@@ -34,7 +34,13 @@ BAD = [
      "boards[0].accelerators[0].version: hailo8l runs with the hailort-4 stack at 4.23.0 "
      "(driver, firmware and runtime pinned together), not 5.3.0"),
     ([{"name": "raspberrypi5", "accelerators": ["tpu9000"]}], ("wrynose",),
-     "boards[0].accelerators[0]: unknown accelerator 'tpu9000'; known: coral-pcie, hailo10h, hailo8, hailo8l, rk3588-npu"),
+     "boards[0].accelerators[0]: unknown accelerator 'tpu9000'; known: coral-pcie, hailo10h, hailo8, hailo8l, intel-npu, rk3588-npu"),
+    ([{"name": "intel-corei7-64", "accelerators": ["intel-npu"]}], ("wrynose", "scarthgap"),
+     "boards[0].accelerators[0]: intel-npu needs intel-npu, which board 'intel-corei7-64' has only on wrynose, "
+     "not on scarthgap (scarthgap's linux-firmware has no intel-vpu package and its meta-intel branch no "
+     "linux-npu-driver); drop scarthgap from releases"),
+    ([{"name": "qemux86-64", "accelerators": ["intel-npu"]}], ("wrynose",),
+     "boards[0].accelerators[0]: intel-npu needs intel-npu, which board 'qemux86-64' does not have"),
     ([{"name": "rock-5b", "accelerators": ["coral-pcie", "coral-pcie"]}], ("wrynose",),
      "boards[0].accelerators[1]: accelerator 'coral-pcie' is named twice on board 'rock-5b'"),
     ([{"name": "rock-5b", "accelerators": [{"name": "coral-pcie", "colour": "red"}]}], ("wrynose",),
@@ -299,3 +305,13 @@ def test_example_renders_lint_clean_and_kas_valid(tmp_path, catalog, example):
         outcome = check.check(ws)
         assert outcome.skipped is None, outcome.skipped
         assert outcome.findings == [], [f"{f.location}: {f.message}" for f in outcome.findings]
+
+
+def test_hailo10h_node_is_the_5_3_driver_s(catalog):
+    """hailo1x_pci 5.3.0 makes class hailo1x, nodes h1x-<n>: the rule and the test must name those."""
+    files = render(load_spec(ROOT / "examples" / "raspberrypi5-ai-hat-2.yaml", catalog), catalog)
+    rules = files["meta-edgegenai/recipes-bsp/edgegenai-devices/files/70-edgegenai-accelerators.rules"]
+    assert 'SUBSYSTEM=="hailo1x", GROUP="hailo", MODE="0660"\n' in rules
+    assert "hailo_chardev" not in rules
+    case = files["meta-edgegenai/lib/oeqa/runtime/cases/edgegenai_accelerators.py"]
+    assert '"node": "/dev/h1x-0",' in case

@@ -66,10 +66,13 @@ def _probe(acc: Accelerator, stack: Stack, catalog: Catalog) -> Optional[str]:
     """The on-target command that succeeds only when software reaches the device.
 
     The stack's runtime probe (with the stack's version filled in), else the
-    interpreter's, loading the accelerator's delegate.
+    stack's own (a BSP's test tool), else the interpreter's, loading the
+    accelerator's delegate.
     """
     if stack.runtime and stack.runtime.probe:
         return stack.runtime.probe.replace("{version}", stack.version)
+    if stack.probe:
+        return stack.probe.replace("{version}", stack.version)
     if acc.interpreter:
         return catalog.interpreters[acc.interpreter].probe.replace("{delegate}", acc.delegate or "")
     return None
@@ -111,6 +114,7 @@ def render_accelerators(spec: Spec, catalog: Catalog, put: Put, copy: Copy) -> L
             pkgs.append(stack.firmware.recipe)
         if stack.runtime:
             pkgs.extend(stack.runtime.packages)
+        pkgs.extend(stack.packages)
         pkgs.append("edgegenai-devices")
         if acc.mesa_packageconfig:
             pkgs.append("libteflon")

@@ -54,6 +54,9 @@ class RepoPin(_Data):
     branch: str
     commit: Sha1
     tag: Optional[str] = None
+    # Patches kas applies on checkout (templates/kas/patches/<repo>/), where
+    # the pinned commit does not work with the release as it is.
+    patches: List[str] = Field(default_factory=list)
 
 
 
@@ -157,6 +160,9 @@ class Board(_Data):
     kernel_versions: Dict[str, str]
     releases: List[str]
     capabilities: List[str]
+    # Why a capability the board has on some releases is missing on the
+    # others: the spec's refusal says it.
+    limits: Dict[str, str] = Field(default_factory=dict)
     layers: List[str] = Field(default_factory=list)
     memory_mb: int
     qemu: Optional[Qemu] = None
@@ -212,6 +218,8 @@ class Backend(Requirements):
     summary: str
     packageconfig: Optional[str] = None
     always: bool = False
+    # Where the backend runs the model ("GPU (Vulkan)"): `edgegenai boards`.
+    device: Optional[str] = None
     # A regular expression the server's log matches once the backend found
     # its device (what the oeqa case looks for).
     device_log: Optional[str] = None
@@ -284,6 +292,8 @@ class Engine(Requirements):
     summary: str
     homepage: str
     model_formats: List[str]
+    # Where an engine without backends runs its models: `edgegenai boards`.
+    device: Optional[str] = None
     # None: a library for applications (ONNX Runtime), with no service or model.
     service: Optional[EngineService] = None
     # Packages the image installs besides the service (of the engine's recipe or a BSP's),
@@ -388,6 +398,8 @@ class Accelerator(_Data):
     name: str
     summary: str
     vendor: str
+    # What the accelerator runs, and through what: `edgegenai boards`.
+    serves: str
     needs: List[str]
     stack: str
     kernel_modules: List[str]
@@ -506,6 +518,13 @@ class Stack(_Data):
     driver: Optional[Driver] = None
     firmware: Optional[Firmware] = None
     runtime: Optional[Runtime] = None
+    # Parts a BSP or OE-core already packages, installed as they are
+    # (firmware from linux-firmware, a user-mode driver from the BSP).
+    packages: List[str] = Field(default_factory=list)
+    # Layer collections those packages come from, beyond the board's BSP.
+    layers: List[str] = Field(default_factory=list)
+    # The stack's own on-target probe, where it has no runtime of ours.
+    probe: Optional[str] = None
 
     @model_validator(mode="after")
     def _parts_match(self) -> "Stack":

@@ -9,13 +9,13 @@ with a fresh rendering.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import jinja2
 
 from . import engines, escape, licences
 from .accelerators import dynamic_layers, fitted, render_accelerators, runtime_versions
-from .catalog import Board, Catalog, Release, load_catalog
+from .catalog import Board, Catalog, Release, RepoPin, load_catalog
 from .models import render_models
 from . import hawkbit, ota, rauc, rollout
 from .vulnerabilities import render_cve, summary as cve_summary
@@ -64,9 +64,10 @@ def _layer_collections(spec: Spec, catalog: Catalog, plans: List[engines.EngineP
     """
     needed = set(BASE_COLLECTIONS) | engines.collections(plans)
     for _, acc in fitted(spec, catalog):
-        runtime = catalog.stacks[acc.stack].runtime
-        if runtime:
-            needed.update(runtime.layers)
+        stack = catalog.stacks[acc.stack]
+        needed.update(stack.layers)
+        if stack.runtime:
+            needed.update(stack.runtime.layers)
     if rauc.wanted(spec):
         needed.update(rauc.COLLECTIONS)
     order = list(BASE_COLLECTIONS)
@@ -82,7 +83,7 @@ def _board_collections(boards: List[Board]) -> List[str]:
 
 
 def _repos(release: Release, catalog: Catalog, enabled: List[str],
-           disabled: List[str] = ()) -> List[Tuple[str, dict]]:
+           disabled: List[str] = (), others: List[Release] = ()) -> List[Tuple[str, dict]]:
     """The release's repos that hold the given collections, in the release's order.
 
     Each repo lists its layers as (path, on): BSP layers are cloned for every
@@ -97,8 +98,27 @@ def _repos(release: Release, catalog: Catalog, enabled: List[str],
     for name, pin in release.repos.items():
         if name in wanted:
             out.append((name, {"url": pin.url, "branch": pin.branch, "commit": pin.commit,
-                               "layers": sorted(wanted[name].items())}))
+                               "layers": sorted(wanted[name].items()),
+                               "patches": _patches(name, pin, others)}))
     return out
+
+
+def _patches(name: str, pin: RepoPin, others: List[Release]) -> List[Tuple[str, Optional[str]]]:
+    """(kas patch id, path in this repository) of a pin's patches.
+
+    A release fragment re-pins a repository the shared include already
+    patched for another release: a patch of another release's pin that this
+    pin does not have is listed with no path, which kas reads as "not here".
+    """
+    own = [(Path(p).stem, f"{KAS}/patches/{name}/{p}") for p in pin.patches]
+    foreign = sorted({Path(p).stem for r in others if name in r.repos for p in r.repos[name].patches}
+                     - {i for i, _ in own})
+    return own + [(i, None) for i in foreign]
+
+
+def patch_files(releases: List[Release]) -> List[Tuple[str, str]]:
+    """(repository, patch file) for every patch a pinned repository gets."""
+    return sorted({(name, p) for r in releases for name, pin in r.repos.items() for p in pin.patches})
 
 
 def _board_repos(board: Board, catalog: Catalog) -> List[Tuple[str, List[str]]]:
@@ -221,6 +241,11 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     default = releases[0]
     put(f"{KAS}/include/edgegenai.yml", "kas/include.yml.j2", default_release=default,
         repos=_repos(default, catalog, collections, bsp))
+    used = {name for name, _ in _repos(default, catalog, collections, bsp)}
+    for repo, patch in patch_files(releases):
+        if repo in used:
+            files[f"{KAS}/patches/{repo}/{patch}"] = (templates_dir() / "kas" / "patches" / repo / patch) \
+                .read_text("utf-8")
     for board in boards:
         put(f"{KAS}/{board.name}.yml", "kas/board.yml.j2", board=board,
             other_releases=[r.name for r in releases[1:]], board_repos=_board_repos(board, catalog),
@@ -230,7 +255,7 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
         put(f"{KAS}/opt/{t.flag}.yml", "kas/licence.yml.j2", flag=t.flag, details=t.details)
     for release in releases:
         put(f"{KAS}/opt/{release.name}.yml", "kas/release.yml.j2", release=release,
-            repos=_repos(release, catalog, collections, bsp))
+            repos=_repos(release, catalog, collections, bsp, [default]))
     put(f"{KAS}/opt/debug.yml", "kas/debug.yml.j2")
     render_cve(releases, put, put_in_layer)
     rauc.render_dev_keys_option(spec, put)

@@ -579,7 +579,8 @@ def _lacks(board, label: str, needs: List[str], releases: List[str]) -> List[str
             out.append(f"needs {need}, which {label} does not have")
         elif set(releases) - set(have):
             missing = ", ".join(sorted(set(releases) - set(have)))
-            out.append(f"needs {need}, which {label} has only on {_known(have)}, not on {missing}; "
+            why = f" ({board.limits[need]})" if need in board.limits else ""
+            out.append(f"needs {need}, which {label} has only on {_known(have)}, not on {missing}{why}; "
                        f"drop {missing} from releases")
     return out
 

@@ -34,7 +34,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from .. import rauc
 from .model import ERROR, INFO, Finding, Outcome, Workspace
@@ -78,8 +78,12 @@ def distro(ws: Workspace) -> str:
     return confs[0].stem if len(confs) == 1 else "poky"
 
 
-def layers_for(ws: Workspace, release_dir: Path, board) -> Tuple[List[Path], List[str]]:
-    """Upstream layer paths for the layer's LAYERDEPENDS and the board; and the repos missing."""
+def layers_for(ws: Workspace, release_dir: Path, board, patched: Optional[Dict[str, Path]] = None
+               ) -> Tuple[List[Path], List[str]]:
+    """Upstream layer paths for the layer's LAYERDEPENDS and the board; and the repos missing.
+
+    `patched` maps a repository to the patched copy to use instead of the checkout.
+    """
     catalog = ws.catalog
     paths, missing = [], []
     for coll in layer_conf_var(ws, "LAYERDEPENDS") + list(board.layers):
@@ -87,7 +91,7 @@ def layers_for(ws: Workspace, release_dir: Path, board) -> Tuple[List[Path], Lis
         if layer is None:
             missing.append(f"layer collection '{coll}' (not in the catalog)")
             continue
-        path = release_dir / layer.repo / layer.path
+        path = (patched or {}).get(layer.repo, release_dir / layer.repo) / layer.path
         if not (path / "conf" / "layer.conf").is_file():
             missing.append(str(path))
         elif path not in paths:
@@ -95,6 +99,33 @@ def layers_for(ws: Workspace, release_dir: Path, board) -> Tuple[List[Path], Lis
     if not (release_dir / "bitbake" / "bin" / "bitbake").is_file():
         missing.append(str(release_dir / "bitbake"))
     return paths, missing
+
+
+def patch_repos(ws: Workspace, release: str, release_dir: Path, build: Path) -> Tuple[Dict[str, Path], List[str]]:
+    """Copies of the checkouts kas patches (releases.yaml `patches`), patched as kas would.
+
+    The patches are the ones the rendered kas files ship (kas/patches/), so
+    BitBake sees the layers a kas build sees.  Returns the copies and the
+    problems (a patch that does not apply).
+    """
+    copies, problems = {}, []
+    for name, pin in ws.catalog.releases[release].repos.items():
+        source = release_dir / name
+        files = [ws.kas_dir / "patches" / name / p for p in pin.patches]
+        # A repository the kas files do not ship patches for is not used.
+        if not files or not source.is_dir() or not all(f.is_file() for f in files):
+            continue
+        target = build / "upstream" / name
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(source, target, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+        for patch_file in files:
+            run = subprocess.run(["git", "apply", "-p1", str(patch_file.resolve())], cwd=target,
+                                 capture_output=True, text=True)
+            if run.returncode != 0:
+                problems.append(f"{patch_file.name} does not apply to {source}: {run.stderr.strip()}")
+        copies[name] = target
+    return copies, problems
 
 
 def licence_flags(ws: Workspace) -> List[str]:
@@ -208,19 +239,22 @@ def check(ws: Workspace) -> Outcome:
                 continue
             combo = f"{board.machine} on {release}"
             release_dir = root / release
-            upstream, missing = layers_for(ws, release_dir, board)
+            build = build_base(ws) / f"{release}-{board.machine}"
+            build.mkdir(parents=True, exist_ok=True)
+            patched, problems = patch_repos(ws, release, release_dir, build)
+            findings.extend(Finding("edgegenai.bitbake.error", ERROR, "kas/patches", None, f"{combo}: {p}")
+                            for p in problems)
+            upstream, missing = layers_for(ws, release_dir, board, patched)
             if missing:
                 findings.append(Finding("edgegenai.bitbake.unchecked", INFO, ws.rel(ws.layer), None,
                                         f"{combo} not checked: missing in {root}: {', '.join(missing)}"))
                 continue
-            build = build_base(ws) / f"{release}-{board.machine}"
-            build.mkdir(parents=True, exist_ok=True)
             copied = copy_layer(ws, build)
             write_build_dir(build, upstream + [copied], board.machine, distro(ws), licence_flags(ws),
                             extra_conf(ws))
             if user:  # only what we wrote; BitBake's own files are the user's already
                 os.chown(build, pw.pw_uid, pw.pw_gid)
-                for part in ("conf", "layers"):
+                for part in ("conf", "layers", "upstream"):
                     _chown_tree(build / part, pw.pw_uid, pw.pw_gid)
             ran += 1
             for args, what in ((["-p"], f"bitbake -p ({combo})"),
