@@ -98,3 +98,16 @@ def test_spec_command_prints_a_valid_spec(tmp_path):
     spec.write_text(run("spec").stdout)
     assert run("generate", str(spec), "-o", str(tmp_path / "out")).returncode == 0
 
+
+def test_boards_table_says_what_runs_where():
+    """Per board: the device that runs models, on which releases, what models and through what."""
+    out = run("boards")
+    assert out.returncode == 0
+    rows = [line.split("  ") for line in out.stdout.splitlines()]
+    rows = [[c.strip() for c in row if c.strip()] for row in rows]
+    runs = [r for r in rows if len(r) == 5 and r[0] in ("intel-corei7-64", "raspberrypi5", "qemux86-64")]
+    assert ["intel-corei7-64", "GPU (Vulkan)", "wrynose, scarthgap", "large language model (gguf)",
+            "served over HTTP by llama-cpp (vulkan backend)"] in runs
+    npu = next(r for r in runs if r[:2] == ["intel-corei7-64", "intel-npu (fitted)"])
+    assert npu[2] == "wrynose" and "no LLM" in npu[3]
+    assert not [r for r in runs if r[0] == "qemux86-64" and r[1] != "CPU"]

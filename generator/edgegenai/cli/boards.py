@@ -47,11 +47,49 @@ def command():
                              ", ".join(_packaged(acc, stack, catalog)), acc.summary])
     click.echo("")
     click.echo(table(accelerators, ["ACCELERATOR", "STACK", "BOARDS (RELEASES)", "PACKAGED", "WHAT"]))
+    click.echo("")
+    click.echo(table(_runs_where(catalog), ["BOARD", "RUNS ON", "RELEASES", "WHAT", "HOW"]))
     notes = [f"{acc.name}: {acc.runtime_note}" for acc in sorted(catalog.accelerators.values(), key=lambda a: a.name)
              if acc.runtime_note]
     if notes:
         click.echo("")
         click.echo("\n".join(notes))
+
+
+def _on(board, needs) -> list:
+    """The board's releases that have every capability in `needs`."""
+    return [r for r in board.releases if all(n in board.capabilities_on(r) for n in needs)]
+
+
+def _kind(engine) -> str:
+    """What kind of model an engine serves: its SBOM type, and the file format."""
+    kinds = engine.model_spdx.type if engine.model_spdx and engine.model_spdx.type else ["models"]
+    return f"{', '.join(kinds)} ({', '.join(engine.model_formats)})"
+
+
+def _runs_where(catalog) -> list:
+    """Per board: each device that runs models, what it runs and through what.
+
+    An engine's device is its own (`device`) or that of each backend that
+    has one (the CPU, a GPU API); an accelerator says what it serves.
+    """
+    rows = []
+    for board in sorted(catalog.boards.values(), key=lambda b: b.name):
+        for engine in sorted(catalog.engines.values(), key=lambda e: e.name):
+            runs = [(engine.device, engine.needs, engine.name)] if engine.device else []
+            runs += [(be.device, engine.needs + be.needs, f"{engine.name} ({name} backend)")
+                     for name, be in sorted(engine.backends.items()) if be.device]
+            for device, needs, how in runs:
+                releases = _on(board, needs)
+                if releases:
+                    server = "served over HTTP by " if engine.server else ""
+                    rows.append([board.name, device, ", ".join(releases), _kind(engine), server + how])
+        for acc in sorted(catalog.accelerators.values(), key=lambda a: a.name):
+            releases = [r for r in _on(board, acc.needs) if _installable(acc, board, r, catalog)]
+            if releases:
+                rows.append([board.name, f"{acc.name} (fitted)", ", ".join(releases), acc.serves,
+                             f"{catalog.stacks[acc.stack].name} stack"])
+    return rows
 
 
 def _installable(acc, board, release, catalog) -> bool:
@@ -68,6 +106,7 @@ def _packaged(acc, stack, catalog):
         out.append(stack.firmware.recipe)
     if stack.runtime:
         out.append(f"{stack.runtime.recipe} {stack.runtime.pv}")
+    out.extend(stack.packages)
     if acc.mesa_packageconfig:
         out.append("libteflon")
     if acc.interpreter:
