@@ -614,6 +614,9 @@ class Layer(_Data):
     # the build stops until the user accepts it, and what to tell them.
     licence_flag: Optional[str] = None
     licence_details: Optional[str] = None
+    # The BSP's own acceptance switch, set by the same kas fragment
+    # (meta-freescale's ACCEPT_FSL_EULA, which its EULA class checks).
+    licence_conf: Dict[str, str] = Field(default_factory=dict)
 
 
 class Catalog(_Data):

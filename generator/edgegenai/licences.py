@@ -27,23 +27,27 @@ class Terms:
     boards: Tuple[str, ...]
     # The BSP layer collection whose recipes the distro flags, if that is where it comes from.
     layer: str = ""
+    # The BSP's own acceptance variables the fragment sets too (variable, value).
+    conf: Tuple[Tuple[str, str], ...] = ()
 
 
 def terms(spec: Spec, catalog: Catalog) -> List[Terms]:
     """Every flag a build of the spec needs accepted, sorted by flag."""
     found: dict = {}
 
-    def add(flag: str, details: str, boards, layer: str = "") -> None:
+    def add(flag: str, details: str, boards, layer: str = "", conf=()) -> None:
         old = found.get(flag)
         merged = tuple(sorted(set(boards) | set(old.boards if old else ())))
-        found[flag] = Terms(flag, old.details if old else details, merged, old.layer if old else layer)
+        found[flag] = Terms(flag, old.details if old else details, merged, old.layer if old else layer,
+                            old.conf if old else tuple(conf))
 
     for ref in spec.boards:
         board = catalog.boards[ref.name]
         for coll in board.layers:
             layer = catalog.layers[coll]
             if layer.licence_flag:
-                add(layer.licence_flag, layer.licence_details or "", [board.name], coll)
+                add(layer.licence_flag, layer.licence_details or "", [board.name], coll,
+                    sorted(layer.licence_conf.items()))
         for acc_ref in ref.accelerators:
             firmware = catalog.stacks[catalog.accelerators[acc_ref.name].stack].firmware
             for flag in (firmware.license_flags.split() if firmware else []):

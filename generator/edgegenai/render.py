@@ -252,7 +252,7 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
             licence_flags=[t.flag for t in restricted if board.name in t.boards],
             deploy=[(r, board.deploy[r]) for r in spec.releases if r in board.deploy])
     for t in restricted:
-        put(f"{KAS}/opt/{t.flag}.yml", "kas/licence.yml.j2", flag=t.flag, details=t.details)
+        put(f"{KAS}/opt/{t.flag}.yml", "kas/licence.yml.j2", flag=t.flag, details=t.details, conf=t.conf)
     for release in releases:
         put(f"{KAS}/opt/{release.name}.yml", "kas/release.yml.j2", release=release,
             repos=_repos(release, catalog, collections, bsp, [default]))
