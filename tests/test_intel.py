@@ -129,12 +129,8 @@ def test_the_bitbake_check_sees_the_layer_as_kas_patches_it(tmp_path, catalog):
     assert not (moved / "wic").exists()
     assert sorted(p.name for p in (moved / "files" / "wic").iterdir()) == WKS
     assert (checkout / "wic").is_dir(), "the checkout itself is left as it is"
-    paths, _ = layers_for(Workspace(out), tmp_path / "src" / "wrynose", spec_board(catalog), copies)
+    paths, _ = layers_for(Workspace(out), tmp_path / "src" / "wrynose", catalog.boards["intel-corei7-64"], copies)
     assert moved in paths
-
-
-def spec_board(catalog):
-    return catalog.boards["intel-corei7-64"]
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")

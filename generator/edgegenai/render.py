@@ -239,9 +239,9 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
 
     # -- kas ----------------------------------------------------------------
     default = releases[0]
-    put(f"{KAS}/include/edgegenai.yml", "kas/include.yml.j2", default_release=default,
-        repos=_repos(default, catalog, collections, bsp))
-    used = {name for name, _ in _repos(default, catalog, collections, bsp)}
+    include_repos = _repos(default, catalog, collections, bsp)
+    put(f"{KAS}/include/edgegenai.yml", "kas/include.yml.j2", default_release=default, repos=include_repos)
+    used = {name for name, _ in include_repos}
     for repo, patch in patch_files(releases):
         if repo in used:
             files[f"{KAS}/patches/{repo}/{patch}"] = (templates_dir() / "kas" / "patches" / repo / patch) \

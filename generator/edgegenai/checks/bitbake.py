@@ -101,7 +101,7 @@ def layers_for(ws: Workspace, release_dir: Path, board, patched: Optional[Dict[s
     return paths, missing
 
 
-def patch_repos(ws: Workspace, release: str, release_dir: Path, build: Path) -> Tuple[Dict[str, Path], List[str]]:
+def patch_repos(ws: Workspace, release: str, release_dir: Path, into: Path) -> Tuple[Dict[str, Path], List[str]]:
     """Copies of the checkouts kas patches (releases.yaml `patches`), patched as kas would.
 
     The patches are the ones the rendered kas files ship (kas/patches/), so
@@ -115,7 +115,7 @@ def patch_repos(ws: Workspace, release: str, release_dir: Path, build: Path) -> 
         # A repository the kas files do not ship patches for is not used.
         if not files or not source.is_dir() or not all(f.is_file() for f in files):
             continue
-        target = build / "upstream" / name
+        target = into / name
         if target.exists():
             shutil.rmtree(target)
         shutil.copytree(source, target, symlinks=True, ignore=shutil.ignore_patterns(".git"))
@@ -232,6 +232,8 @@ def check(ws: Workspace) -> Outcome:
     image = ws.spec.image.name
     targets = [image] + rauc.bundle_recipes(ws.layer)
     ran = 0
+    # Each release's patched checkouts, made once and shared by its boards.
+    patched_by_release: Dict[str, Dict[str, Path]] = {}
     for board_ref in ws.spec.boards:
         board = ws.catalog.boards[board_ref.name]
         for release in ws.spec.releases:
@@ -239,22 +241,27 @@ def check(ws: Workspace) -> Outcome:
                 continue
             combo = f"{board.machine} on {release}"
             release_dir = root / release
-            build = build_base(ws) / f"{release}-{board.machine}"
-            build.mkdir(parents=True, exist_ok=True)
-            patched, problems = patch_repos(ws, release, release_dir, build)
-            findings.extend(Finding("edgegenai.bitbake.error", ERROR, "kas/patches", None, f"{combo}: {p}")
-                            for p in problems)
-            upstream, missing = layers_for(ws, release_dir, board, patched)
+            if release not in patched_by_release:
+                upstream_dir = build_base(ws) / f"upstream-{release}"
+                patched, problems = patch_repos(ws, release, release_dir, upstream_dir)
+                findings.extend(Finding("edgegenai.bitbake.error", ERROR, "kas/patches", None,
+                                        f"{release}: {p}") for p in problems)
+                if user:
+                    _chown_tree(upstream_dir, pw.pw_uid, pw.pw_gid)
+                patched_by_release[release] = patched
+            upstream, missing = layers_for(ws, release_dir, board, patched_by_release[release])
             if missing:
                 findings.append(Finding("edgegenai.bitbake.unchecked", INFO, ws.rel(ws.layer), None,
                                         f"{combo} not checked: missing in {root}: {', '.join(missing)}"))
                 continue
+            build = build_base(ws) / f"{release}-{board.machine}"
+            build.mkdir(parents=True, exist_ok=True)
             copied = copy_layer(ws, build)
             write_build_dir(build, upstream + [copied], board.machine, distro(ws), licence_flags(ws),
                             extra_conf(ws))
             if user:  # only what we wrote; BitBake's own files are the user's already
                 os.chown(build, pw.pw_uid, pw.pw_gid)
-                for part in ("conf", "layers", "upstream"):
+                for part in ("conf", "layers"):
                     _chown_tree(build / part, pw.pw_uid, pw.pw_gid)
             ran += 1
             for args, what in ((["-p"], f"bitbake -p ({combo})"),

@@ -28,8 +28,7 @@ def command():
         rows = sorted(engine.backends.items()) or [("-", None)]
         for name, backend in rows:
             needs = engine.needs + (backend.needs if backend else [])
-            boards = [b.name for b in sorted(catalog.boards.values(), key=lambda b: b.name)
-                      if any(all(n in b.capabilities_on(r) for n in needs) for r in b.releases)]
+            boards = [b.name for b in sorted(catalog.boards.values(), key=lambda b: b.name) if _on(b, needs)]
             engines.append([engine.name, name, ", ".join(boards) or "-",
                             backend.summary if backend else engine.summary])
     click.echo("")
@@ -39,8 +38,7 @@ def command():
         stack = catalog.stacks[acc.stack]
         where = []
         for board in sorted(catalog.boards.values(), key=lambda b: b.name):
-            releases = [r for r in board.releases if all(n in board.capabilities_on(r) for n in acc.needs)
-                        and _installable(acc, board, r, catalog)]
+            releases = [r for r in _on(board, acc.needs) if _installable(acc, board, r, catalog)]
             if releases:
                 where.append(f"{board.name} ({', '.join(releases)})")
         accelerators.append([acc.name, f"{stack.name} {stack.version}", "; ".join(where) or "-",
