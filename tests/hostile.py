@@ -25,7 +25,7 @@ CUSTOM_MODEL: Dict[str, Any] = {
 BASE: Dict[str, Any] = {
     "project": "edgegenai",
     "releases": ["wrynose", "scarthgap"],
-    "boards": ["qemux86-64", "qemuarm64"],
+    "boards": ["qemux86-64", {"name": "qemuarm64", "engines": ["llama-cpp"]}],
     "engines": {"llama-cpp": {"backends": ["openmp"],
                               "server": {"host": "127.0.0.1", "port": 8080, "model": "mine",
                                          "auth": "none"}}},
@@ -37,7 +37,8 @@ BASE: Dict[str, Any] = {
 
 # Every string field, by the path its errors name.
 STRING_FIELDS: List[str] = [
-    "project", "releases[0]", "boards[0]", "engines.llama-cpp.backends[0]",
+    "project", "releases[0]", "boards[0]", "boards[1].engines[0]",
+    "engines.llama-cpp.backends[0]",
     "engines.llama-cpp.server.host", "engines.llama-cpp.server.model", "engines.llama-cpp.server.auth",
     "image.name", "image.features[0]", "image.gate.prompt", "image.ota.hawkbit.server",
     "image.ota.hawkbit.tenant",

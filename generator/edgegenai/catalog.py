@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from importlib import resources
-from typing import Annotated, Dict, List, Optional, Union
+from typing import Annotated, Dict, List, Literal, Optional, Union
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -228,6 +228,26 @@ class Backend(Requirements):
     load_log: Optional[str] = None
 
 
+class Bundled(_Data):
+    """A dependency an upstream build would download at configure time.
+
+    Fetched by BitBake instead, pinned like any other source, and unpacked
+    where the upstream build looks for it (`dir`, relative to S).
+    """
+
+    name: str
+    src_uri: str
+    srcrev: Sha1
+    tag: Optional[str] = None
+    dir: str
+    license: str
+    # The licence file and its md5; None only where it could not be
+    # confirmed at the pinned commit (the runtime's own third-party licence
+    # list then carries the declaration).
+    lic_file: Optional[str] = None
+    lic_md5: Optional[str] = None
+
+
 class EngineService(_Data):
     """The service recipe of an engine and the files it installs (templates by name)."""
 
@@ -245,6 +265,12 @@ class EngineService(_Data):
     # A command in bindir that waits up to N seconds (its last argument) for
     # the server to answer its health check: what keeps a new A/B slot (ota).
     health: Optional[str] = None
+    # A server of ours, built by the service recipe: its source files
+    # (templates/layer/engines/<engine>/src/, shipped as they are), the
+    # recipes it builds against, and the upstream sources it compiles in.
+    sources: List[str] = Field(default_factory=list)
+    depends: List[str] = Field(default_factory=list)
+    bundled: List[Bundled] = Field(default_factory=list)
 
 
 class Quantizer(_Data):
@@ -312,6 +338,18 @@ class Engine(Requirements):
     server: bool = False
     # The execution providers a library engine must offer (its oeqa case).
     providers: List[str] = Field(default_factory=list)
+    # An engine for one kind of accelerator: it runs on the boards that
+    # carry one of these (accelerators.yaml), and only there.
+    accelerators: List[str] = Field(default_factory=list)
+    # Where the model's weights live while it is served: in the board's
+    # memory (the service's limits follow the model's estimate), or on the
+    # accelerator's own (the host keeps the server alone, under
+    # `host_memory_max`).
+    model_memory: Literal["host", "accelerator"] = "host"
+    host_memory_max: Optional[str] = None
+    # Server settings of the spec that mean nothing to this engine, and why:
+    # a spec that sets one is refused rather than silently ignored.
+    fixed_settings: Dict[str, str] = Field(default_factory=dict)
     # Our patches on the engine's source (templates/layer/engines/<engine>/patches/).
     patches: List[str] = Field(default_factory=list)
     # Build-time quantisation of the engine's models (llama.cpp: llama-quantize).
@@ -457,26 +495,6 @@ class Firmware(_Data):
     license_flags: str
     files: List[RemoteFile]
     licence_file: RemoteFile
-
-
-class Bundled(_Data):
-    """A dependency an upstream build would download at configure time.
-
-    Fetched by BitBake instead, pinned like any other source, and unpacked
-    where the upstream build looks for it (`dir`, relative to S).
-    """
-
-    name: str
-    src_uri: str
-    srcrev: Sha1
-    tag: Optional[str] = None
-    dir: str
-    license: str
-    # The licence file and its md5; None only where it could not be
-    # confirmed at the pinned commit (the runtime's own third-party licence
-    # list then carries the declaration).
-    lic_file: Optional[str] = None
-    lic_md5: Optional[str] = None
 
 
 class Runtime(_Upstream):
@@ -634,6 +652,9 @@ class Catalog(_Data):
     @model_validator(mode="after")
     def _default_models_exist(self) -> "Catalog":
         for engine in self.engines.values():
+            unknown = [a for a in engine.accelerators if a not in self.accelerators]
+            if unknown:
+                raise ValueError(f"engine {engine.name}: unknown accelerators {unknown}")
             if engine.default_model and engine.default_model not in self.models:
                 raise ValueError(f"engine {engine.name}: default model {engine.default_model} is not in models")
         for board in self.boards.values():

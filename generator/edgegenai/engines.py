@@ -50,6 +50,10 @@ class EnginePlan:
     # (MACHINE, the model as that board gets it): a quantisation per board
     # gives each board its own size, and so its own memory limits.
     board_models: Tuple[Tuple[str, Model], ...] = ()
+    # The MACHINEs of the boards that run the engine, and whether that is
+    # every board of the spec (else it is installed per machine).
+    machines: Tuple[str, ...] = ()
+    everywhere: bool = True
 
     def _parts(self) -> List[Requirements]:
         """The engine and its enabled backends: what each needs adds up."""
@@ -97,9 +101,12 @@ def plan(spec: Spec, catalog: Catalog) -> List[EnginePlan]:
         engine = catalog.engines[name]
         backends = tuple(sorted(set(spec.engines[name].backends_of(engine))))
         model = spec.served_model(name, catalog)
+        runs_on = spec.engine_boards(name, catalog)
         boards = tuple((catalog.boards[b.name].machine, spec.served_model(name, catalog, b.name))
-                       for b in spec.boards) if model else ()
-        plans.append(EnginePlan(engine, backends, model, boards))
+                       for b in runs_on) if model else ()
+        plans.append(EnginePlan(engine, backends, model, boards,
+                                tuple(sorted({catalog.boards[b.name].machine for b in runs_on})),
+                                len(runs_on) == len(spec.boards)))
     return plans
 
 
@@ -112,6 +119,8 @@ class EngineLayer:
     packages: Set[str] = field(default_factory=set)  # into packagegroup-edgegenai
     # release -> packages installed on that release only
     release_packages: Dict[str, Set[str]] = field(default_factory=dict)
+    # MACHINE -> packages of the engines that run on some boards only
+    machine_packages: Dict[str, Set[str]] = field(default_factory=dict)
 
 
 def render_engines(spec: Spec, plans: List[EnginePlan], put: Put, copy: Copy) -> EngineLayer:
@@ -143,7 +152,14 @@ def _render_engine(p: EnginePlan, server, releases: List[str], put: Put, copy: C
             (f"{recipe_dir}/", f"{engine.name} {engine.tag} ({', '.join(('cpu',) + p.backends)})"))
 
     out.distro_features |= p.distro_features
-    out.packages |= set(engine.packages)
+    # An engine that runs on some boards only is installed per machine.
+    wanted = {engine.service.recipe} if engine.service else set()
+    wanted |= set(engine.packages)
+    if p.everywhere:
+        out.packages |= wanted
+    else:
+        for machine in p.machines:
+            out.machine_packages.setdefault(machine, set()).update(wanted)
     for release in releases:
         if engine.release_packages.get(release):
             out.release_packages.setdefault(release, set()).update(engine.release_packages[release])
@@ -157,24 +173,27 @@ def _render_engine(p: EnginePlan, server, releases: List[str], put: Put, copy: C
     auth = engine.server and server.auth == "api-key"
     files = list(svc.files) + (list(svc.key_files) if auth else [])
     units = [f for f in files if f.endswith(".service")]
+    limited = engine.server and engine.model_memory == "host"
     ctx = dict(engine=engine, model=p.model, server=server, loopback=is_loopback(server.host),
                auth=auth, allow=list(server.allow), units=units, files=files,
                key_file=key_file_recipe(engine), allows_wx=p.allows_wx,
                device_allow=p.device_allow, groups=p.groups, startup_timeout=STARTUP_TIMEOUT,
-               memory_recipe=memory_recipe, model_dir=MODEL_DIR)
+               memory_recipe=memory_recipe if limited else None, model_dir=MODEL_DIR,
+               machines=list(p.machines) if engine.accelerators else [])
     put(f"{svc_dir}/{svc.recipe}_1.0.bb", f"{templates}/service.bb.j2", **ctx)
     for f in files:
         put(f"{svc_dir}/files/{f}", f"{templates}/files/{f}.j2", **ctx)
+    for source in svc.sources:
+        copy(f"{svc_dir}/files/{source}", f"{templates}/src/{source}")
     put(f"lib/oeqa/runtime/cases/{engine.oeqa}", f"{templates}/oeqa.py.j2",
         service=svc.name, port=server.port, model_name=p.model.name,
         model_file=p.model.filename, model_dir=MODEL_DIR,
         key_file=key_file(engine) if auth else None, device_logs=p.device_logs,
-        load_logs=p.load_logs)
+        load_logs=p.load_logs, package=None if p.everywhere else svc.recipe)
 
-    if engine.server:
+    if limited:
         _render_memory(p, svc.name, memory_recipe, server.context_size, put)
         out.contents.append((f"recipes-ai/{memory_recipe}/", f"the memory limits of {svc.name} per board"))
-    out.packages.add(svc.recipe)
     out.contents += [
         (f"{svc_dir}/", f"the {engine.name} {'server' if engine.server else 'service'} "
                         "as a sandboxed systemd service"),

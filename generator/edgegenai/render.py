@@ -19,7 +19,7 @@ from .catalog import Board, Catalog, Release, RepoPin, load_catalog
 from .models import render_models
 from . import hawkbit, ota, rauc, rollout
 from .vulnerabilities import render_cve, summary as cve_summary
-from .spec import Spec
+from .spec import Spec, model_recipe
 
 LAYER = "meta-edgegenai"
 KAS = "kas"
@@ -191,11 +191,22 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     if rauc.wanted(spec):
         distro_features.add("rauc")
 
-    rdepends = sorted(engine_layer.packages | set(model_layer.packages) | set(rollout_packages)
+    # The models of an engine that runs on some boards only go to those boards.
+    machine_rdepends = {m: set(pkgs) for m, pkgs in engine_layer.machine_packages.items()}
+    model_packages = set(model_layer.packages)
+    for p in plans:
+        if p.everywhere:
+            continue
+        mine = {model_recipe(m.name) for m in spec.resolved_models(catalog) if m.engine == p.engine.name}
+        model_packages -= mine
+        for machine in p.machines:
+            machine_rdepends.setdefault(machine, set()).update(mine)
+    rdepends = sorted(engine_layer.packages | model_packages | set(rollout_packages)
                       | set(ota_packages) | set(hawkbit_packages))
     put(f"{LAYER}/recipes-core/packagegroups/packagegroup-edgegenai.bb",
         "layer/recipes-core/packagegroups/packagegroup-edgegenai.bb.j2", rdepends=rdepends,
-        release_rdepends=sorted((r, sorted(p)) for r, p in engine_layer.release_packages.items()))
+        release_rdepends=sorted((r, sorted(p)) for r, p in engine_layer.release_packages.items()),
+        machine_rdepends=sorted((m, sorted(p)) for m, p in machine_rdepends.items()))
     image_features = sorted({f for name in spec.image.features
                              for f in catalog.features[name].image_features})
     qemu_memory = [(b.machine, b.memory_mb) for b in boards if b.qemu]

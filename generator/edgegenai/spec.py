@@ -67,6 +67,10 @@ class BoardRef(_ByName):
     name: fields.Name = Field(description="Board name from the catalog (`edgegenai boards`).")
     accelerators: List[AcceleratorRef] = Field(default_factory=list, max_length=8,
                                                description="Accelerators fitted to this board.")
+    engines: Optional[Annotated[List[fields.Name], AfterValidator(_unique("engine"))]] = Field(
+        None, min_length=1, max_length=8,
+        description="The spec's engines this board runs (default: every one it can; an engine "
+                    "for an accelerator runs only on boards that carry it).")
 
 
 class ServerSpec(_Spec):
@@ -245,6 +249,16 @@ class Spec(_Spec):
         return data
 
     # -- resolved views (valid only after `check_meaning`) -----------------
+    def board_engines(self, ref: "BoardRef", catalog: Catalog) -> List[str]:
+        """The engines a board runs: those it names, or every spec engine it can run."""
+        if ref.engines is not None:
+            return sorted(ref.engines)
+        return sorted(e for e in self.engines if e in catalog.engines and can_run(catalog.engines[e], ref))
+
+    def engine_boards(self, engine: str, catalog: Catalog) -> List["BoardRef"]:
+        """The spec's boards that run `engine`, in spec order."""
+        return [b for b in self.boards if engine in self.board_engines(b, catalog)]
+
     def resolved_models(self, catalog: Catalog) -> List[Model]:
         out = []
         for ref in self.models:
@@ -268,10 +282,16 @@ class Spec(_Spec):
                 if not ref.quantize:
                     return model
                 quantizer = catalog.engines[engine].quantize
-                boards = [board] if board else [b.name for b in self.boards]
+                boards = [board] if board else [b.name for b in self.engine_boards(engine, catalog)
+                                                or self.boards]
                 size = max(memory.quantized_size(model, ref.quant_for(b), quantizer) for b in boards)
                 return model.model_copy(update={"filename": quantized_file(model), "size": size})
         return None
+
+
+def can_run(engine: Engine, ref: BoardRef) -> bool:
+    """Whether a board can run an engine: an accelerator's engine needs the accelerator fitted."""
+    return not engine.accelerators or any(a.name in engine.accelerators for a in ref.accelerators)
 
 
 def model_recipe(name: str, quant: Optional[str] = None) -> str:
@@ -363,6 +383,7 @@ def check_meaning(spec: Spec, catalog: Catalog) -> List[str]:
                                 f"it supports: {_known(board.releases)}")
         problems.extend(_check_accelerators(i, ref, board, spec, catalog))
 
+    problems.extend(_check_board_engines(spec, catalog))
     model_problems = _check_models(spec, catalog)
     problems.extend(model_problems)
     for ename, espec in spec.engines.items():
@@ -372,7 +393,7 @@ def check_meaning(spec: Spec, catalog: Catalog) -> List[str]:
             continue
         for i, ref in enumerate(spec.boards):
             board = catalog.boards.get(ref.name)
-            if board is not None:
+            if board is not None and ename in spec.board_engines(ref, catalog):
                 problems.extend(f"engines.{ename}: {ename} {why}"
                                 for why in _lacks(board, f"board '{ref.name}' (boards[{i}])",
                                                   engine.needs, spec.releases))
@@ -387,13 +408,16 @@ def check_meaning(spec: Spec, catalog: Catalog) -> List[str]:
                 continue
             for i, ref in enumerate(spec.boards):
                 board = catalog.boards.get(ref.name)
-                if board is None:
+                if board is None or ename not in spec.board_engines(ref, catalog):
                     continue
                 problems.extend(f"{where}: backend '{bname}' {why}"
                                 for why in _lacks(board, f"board '{ref.name}' (boards[{i}])",
                                                   backend.needs, spec.releases))
         if engine.server:
             problems.extend(_check_server(f"engines.{ename}.server", espec.server))
+            problems.extend(f"engines.{ename}.server.{name}: {why}; drop {name}"
+                            for name, why in sorted(engine.fixed_settings.items())
+                            if name in espec.server.model_fields_set)
         if model_problems:
             continue
         served = [m for m in spec.models if _engine_of(m, catalog) == ename]
@@ -415,6 +439,9 @@ def check_meaning(spec: Spec, catalog: Catalog) -> List[str]:
                 problems.append(f"image.features[{k}]: model-rollout needs exactly one engine whose "
                                 f"server can take a model bundle (llama-cpp), not "
                                 f"{_known(rolled) or 'none'}")
+            else:
+                problems.extend(f"image.features[{k}]: model-rollout {why}"
+                                for why in _not_everywhere(rolled, spec, catalog))
         elif feat == "ota":
             problems.extend(_check_ota(k, spec, catalog))
     if spec.image.ota.hawkbit is not None and "ota" not in spec.image.features:
@@ -446,14 +473,75 @@ def _check_ota(k: int, spec: Spec, catalog: Catalog) -> List[str]:
     if not served:
         problems.append(f"image.features[{k}]: ota keeps a slot once the model server is healthy, "
                         f"and the spec has no engine with a service")
+    problems.extend(f"image.features[{k}]: ota {why}" for why in _not_everywhere(served, spec, catalog))
     return problems
+
+
+def _not_everywhere(names: List[str], spec: Spec, catalog: Catalog) -> List[str]:
+    """Why engines a whole-image feature waits on do not run on every board (empty: they do)."""
+    out = []
+    for name in names:
+        missing = [b.name for b in spec.boards if name not in spec.board_engines(b, catalog)]
+        if missing:
+            out.append(f"waits on {name}'s service, which board {_known(missing)} does not run; "
+                       f"one spec per set of boards that run the same engines")
+    return out
+
+
+def _check_board_engines(spec: Spec, catalog: Catalog) -> List[str]:
+    """Each board runs engines of the spec that it can run, and at least one; each engine
+    runs somewhere; servers on one board listen on different ports."""
+    problems = []
+    for i, ref in enumerate(spec.boards):
+        if ref.name not in catalog.boards:
+            continue
+        for j, name in enumerate(ref.engines or []):
+            where = f"boards[{i}].engines[{j}]"
+            engine = catalog.engines.get(name)
+            if name not in spec.engines:
+                problems.append(f"{where}: '{name}' is not one of the spec's engines "
+                                f"({_known(spec.engines)}); add it under engines")
+            elif engine is not None and not can_run(engine, ref):
+                problems.append(f"{where}: {name} runs on boards that carry {_known(engine.accelerators)}; "
+                                f"fit one to board '{ref.name}' (boards[{i}].accelerators)")
+        known = all(e in catalog.engines for e in spec.engines)  # else the unknown one is the cause
+        if ref.engines is None and known and not spec.board_engines(ref, catalog):
+            problems.append(f"boards[{i}]: board '{ref.name}' can run none of the spec's engines "
+                            f"({_known(spec.engines)}): {_why_not(spec, catalog, ref)}")
+        ports: Dict[int, str] = {}
+        for name in spec.board_engines(ref, catalog):
+            engine = catalog.engines.get(name)
+            if engine is None or not engine.server or name not in spec.engines:
+                continue
+            port = spec.engines[name].server.port
+            if port in ports:
+                problems.append(f"engines.{name}.server.port: {ports[port]} and {name} both listen on "
+                                f"port {port} on board '{ref.name}' (boards[{i}]); give one another port")
+            ports.setdefault(port, name)
+    for name in spec.engines:
+        engine = catalog.engines.get(name)
+        if engine is None or not engine.accelerators:
+            continue
+        if not any(name in spec.board_engines(b, catalog) for b in spec.boards if b.name in catalog.boards):
+            problems.append(f"engines.{name}: no board of the spec runs {name}, which needs a board that "
+                            f"carries {_known(engine.accelerators)} (boards[].accelerators)")
+    return problems
+
+
+def _why_not(spec: Spec, catalog: Catalog, ref: BoardRef) -> str:
+    return "; ".join(f"{e} needs {_known(catalog.engines[e].accelerators)} fitted"
+                     for e in sorted(spec.engines) if e in catalog.engines)
 
 
 def _check_memory(spec: Spec, catalog: Catalog) -> List[str]:
     """Each served model, with its context, must fit every board it is served on."""
     problems = []
     for ename, espec in spec.engines.items():
+        if catalog.engines[ename].model_memory != "host":
+            continue
         for i, ref in enumerate(spec.boards):
+            if ename not in spec.board_engines(ref, catalog):
+                continue
             model = spec.served_model(ename, catalog, ref.name)
             if model is None:
                 break

@@ -28,7 +28,8 @@ def command():
         rows = sorted(engine.backends.items()) or [("-", None)]
         for name, backend in rows:
             needs = engine.needs + (backend.needs if backend else [])
-            boards = [b.name for b in sorted(catalog.boards.values(), key=lambda b: b.name) if _on(b, needs)]
+            boards = [b.name for b in sorted(catalog.boards.values(), key=lambda b: b.name)
+                      if _engine_on(b, engine, needs, catalog)]
             engines.append([engine.name, name, ", ".join(boards) or "-",
                             backend.summary if backend else engine.summary])
     click.echo("")
@@ -59,6 +60,16 @@ def _on(board, needs) -> list:
     return [r for r in board.releases if all(n in board.capabilities_on(r) for n in needs)]
 
 
+def _engine_on(board, engine, needs, catalog) -> list:
+    """The board's releases that run the engine: its needs, and one of its accelerators if it has any."""
+    releases = _on(board, needs)
+    if not engine.accelerators:
+        return releases
+    fits = {r for name in engine.accelerators for r in _on(board, catalog.accelerators[name].needs)
+            if _installable(catalog.accelerators[name], board, r, catalog)}
+    return [r for r in releases if r in fits]
+
+
 def _kind(engine) -> str:
     """What kind of model an engine serves: its SBOM type, and the file format."""
     kinds = engine.model_spdx.type if engine.model_spdx and engine.model_spdx.type else ["models"]
@@ -78,7 +89,7 @@ def _runs_where(catalog) -> list:
             runs += [(be.device, engine.needs + be.needs, f"{engine.name} ({name} backend)")
                      for name, be in sorted(engine.backends.items()) if be.device]
             for device, needs, how in runs:
-                releases = _on(board, needs)
+                releases = _engine_on(board, engine, needs, catalog)
                 if releases:
                     server = "served over HTTP by " if engine.server else ""
                     rows.append([board.name, device, ", ".join(releases), _kind(engine), server + how])
