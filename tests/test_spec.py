@@ -35,7 +35,7 @@ BAD = [
      "engines.llama-cpp.server.port: Input should be less than or equal to 65535"),
     (("engines", "llama-cpp", "server", "model"), "nope",
      "engines.llama-cpp.server.model: 'nope' is not one of the spec's llama-cpp models"),
-    (("engines", "mlc-llm"), {}, "engines.mlc-llm: unknown engine 'mlc-llm'; known: llama-cpp, onnxruntime, tensorrt"),
+    (("engines", "mlc-llm"), {}, "engines.mlc-llm: unknown engine 'mlc-llm'; known: hailo-genai, llama-cpp, onnxruntime, tensorrt"),
     (("models",), ["tinyllama-9000"], "models[0]: unknown model 'tinyllama-9000'; known: "),
     (("models",), [], "models: no model for engine 'llama-cpp'; its server needs one"),
     (("models",), [{"name": "custom", "url": "http://example.com/m.gguf"}], "models[0].url: must be an https URL"),
