@@ -72,7 +72,7 @@ def test_check_passes_on_the_committed_tree():
 
 
 @pytest.mark.parametrize("text,message", [
-    ("boards: [rpi9]\nmodels: [smollm2-360m-instruct-q4-k-m]\n", "edgegenai: error: boards[0]: unknown board 'rpi9'; known: imx8mp-lpddr4-evk, intel-corei7-64, jetson-agx-orin-devkit, "),
+    ("boards: [rpi9]\nmodels: [smollm2-360m-instruct-q4-k-m]\n", "edgegenai: error: boards[0]: unknown board 'rpi9'; known: imx8mp-lpddr4-evk, intel-corei7-64, intel-skylake-64, jetson-agx-orin-devkit, "),
     ("boards: [qemuarm64]\nengines:\n  llama-cpp:\n    backends: [vulkan]\nmodels: [smollm2-360m-instruct-q4-k-m]\n",
      "edgegenai: error: engines.llama-cpp.backends[0]: backend 'vulkan' needs vulkan, which board 'qemuarm64'"),
     ("boards: [\n", "not valid YAML"),

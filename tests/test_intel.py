@@ -157,3 +157,22 @@ def test_the_patch_is_a_pure_rename(tmp_path):
                           check=True).stdout
     assert diff.strip().endswith(f"{len(WKS)} files changed, 0 insertions(+), 0 deletions(-)")
     assert all((layer / "files" / "wic" / name).read_text() == f"# {name}\n" for name in WKS)
+
+
+def test_skylake_board_is_meta_intel_s_x86_64_v3_machine_with_the_npu(catalog):
+    """intel-skylake-64: the same BSP and NPU stack, the image built for AVX2."""
+    spec = parse_spec({"releases": ["wrynose"],
+                       "boards": [{"name": "intel-skylake-64", "accelerators": ["intel-npu"]}],
+                       "engines": {"llama-cpp": {"backends": ["vulkan"]}},
+                       "models": ["smollm2-360m-instruct-q4-k-m"]}, catalog)
+    files = render(spec, catalog)
+    kas = yaml.safe_load(files["kas/intel-skylake-64.yml"])
+    assert kas["machine"] == "intel-skylake-64"
+    assert kas["repos"] == {"meta-intel": {"layers": {".": None}}}
+    append = files["meta-edgegenai/dynamic-layers/intel/recipes-kernel/linux/linux-intel_%.bbappend"]
+    assert 'SRC_URI:append:intel-skylake-64 = " file://edgegenai-intel-npu.cfg"\n' in append
+    board = catalog.boards["intel-skylake-64"]
+    assert board.kernel_provider == catalog.boards["intel-corei7-64"].kernel_provider == "linux-intel"
+    with pytest.raises(Exception, match="intel-npu, which board 'intel-skylake-64' has only on wrynose"):
+        parse_spec({"releases": ["scarthgap"],
+                    "boards": [{"name": "intel-skylake-64", "accelerators": ["intel-npu"]}]}, catalog)
