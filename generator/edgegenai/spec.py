@@ -766,6 +766,18 @@ def load_spec(path: Optional[Path] = None, catalog: Optional[Catalog] = None) ->
     return parse_spec(specfile.parse(specfile.decode(data, source), source), catalog, source)
 
 
+def spec_text(path: Optional[Path] = None) -> str:
+    """The text of a spec file, or of the built-in spec (its record in the output's manifest)."""
+    if path is None:
+        return default_spec_text()
+    try:
+        with open(path, "rb") as f:
+            data = f.read(specfile.MAX_BYTES + 1)
+    except OSError as err:
+        raise SpecError(f"{path}: cannot read spec: {err.strerror}") from None
+    return specfile.decode(data, str(path))
+
+
 def default_spec_text() -> str:
     return resources.files("edgegenai").joinpath("data", "default-spec.yaml").read_text("utf-8")
 

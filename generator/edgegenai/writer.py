@@ -20,6 +20,11 @@ directory itself, so two `generate` runs never interleave.
 Every path is checked here, whatever the renderer returned: relative, no
 `..`, no empty or over-long component, so nothing is written outside the
 output directory.  An unchanged tree is not touched at all.
+
+The manifest also records the spec the files were rendered from (its path
+relative to the output directory, or the built-in one, and the sha256 of
+its text), so that `edgegenai check` without `--spec` checks a layer
+against its own spec, never against the built-in one.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from __future__ import annotations
 import difflib
 import errno
 import fcntl
+import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -34,7 +41,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Dict, Iterator, List, Set
+from typing import Dict, Iterator, List, Optional, Set
 
 from .errors import UserError
 
@@ -54,6 +61,51 @@ class Change:
     action: str
 
 
+_SPEC = "# spec: "
+_SPEC_SHA = "# spec-sha256: "
+
+
+@dataclass(frozen=True)
+class SpecRecord:
+    """The spec a rendering came from: `path` relative to the output directory (None: the built-in one)."""
+
+    path: Optional[str]
+    sha256: str
+
+    @classmethod
+    def of(cls, spec_file: Optional[Path], text: str, out_dir: Path) -> "SpecRecord":
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        if spec_file is None:
+            return cls(None, digest)
+        rel = os.path.relpath(Path(spec_file).resolve(), Path(out_dir).resolve())
+        return cls(PurePosixPath(Path(rel).as_posix()).as_posix(), digest)
+
+    def lines(self) -> str:
+        # JSON-quoted: a file name cannot break the manifest's lines.
+        return (f"{_SPEC}{json.dumps(self.path if self.path is not None else 'built-in')}\n"
+                f"{_SPEC_SHA}{self.sha256}\n")
+
+
+def recorded_spec(out_dir: Path) -> Optional[SpecRecord]:
+    """The spec the manifest in `out_dir` records (None: no manifest, or one without a record)."""
+    try:
+        text = (Path(out_dir) / MANIFEST).read_text("utf-8")
+    except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError):
+        return None
+    path = sha = None
+    for line in text.splitlines():
+        try:
+            if line.startswith(_SPEC):
+                path = json.loads(line[len(_SPEC):])
+            elif line.startswith(_SPEC_SHA):
+                sha = line[len(_SPEC_SHA):].strip()
+        except ValueError:
+            return None
+    if not isinstance(path, str) or not sha:
+        return None
+    return SpecRecord(None if path == "built-in" else path, sha)
+
+
 def check_path(path: str) -> str:
     """A rendered path must stay inside the output directory, whatever produced it."""
     pure = PurePosixPath(path)
@@ -68,10 +120,11 @@ def check_path(path: str) -> str:
     return path
 
 
-def _with_manifest(files: Dict[str, str]) -> Dict[str, str]:
+def _with_manifest(files: Dict[str, str], spec: Optional[SpecRecord] = None) -> Dict[str, str]:
     for path in files:
         check_path(path)
-    return {**files, MANIFEST: _MANIFEST_HEAD + "".join(f"{p}\n" for p in sorted(files))}
+    head = _MANIFEST_HEAD + (spec.lines() if spec else "")
+    return {**files, MANIFEST: head + "".join(f"{p}\n" for p in sorted(files))}
 
 
 def _roots(files: Dict[str, str]) -> List[str]:
@@ -151,18 +204,18 @@ def _user_error(err: OSError, out_dir: Path) -> UserError:
     return UserError(f"{where}: {err.strerror or err}")
 
 
-def plan(files: Dict[str, str], out_dir: Path) -> List[Change]:
+def plan(files: Dict[str, str], out_dir: Path, spec: Optional[SpecRecord] = None) -> List[Change]:
     """What writing `files` to `out_dir` would do, file by file, sorted by path."""
     try:
-        return _plan(_with_manifest(files), Path(out_dir))
+        return _plan(_with_manifest(files, spec), Path(out_dir))
     except OSError as err:
         raise _user_error(err, Path(out_dir)) from None
 
 
-def diff(files: Dict[str, str], out_dir: Path) -> str:
+def diff(files: Dict[str, str], out_dir: Path, spec: Optional[SpecRecord] = None) -> str:
     """A unified diff from what is on disk to what `files` says."""
     out_dir = Path(out_dir)
-    full = _with_manifest(files)
+    full = _with_manifest(files, spec)
     try:
         changes = _plan(full, out_dir)
     except OSError as err:
@@ -273,10 +326,14 @@ def _swap(out_dir: Path, staging: Path, dirty: List[str]) -> None:
     _fsync_dir(out_dir)
 
 
-def write(files: Dict[str, str], out_dir: Path, lock_wait: float = LOCK_WAIT) -> List[Change]:
-    """Make the generator's files in `out_dir` hold exactly `files`, keeping the user's."""
+def write(files: Dict[str, str], out_dir: Path, lock_wait: float = LOCK_WAIT,
+          spec: Optional[SpecRecord] = None) -> List[Change]:
+    """Make the generator's files in `out_dir` hold exactly `files`, keeping the user's.
+
+    `spec`: the spec they were rendered from, recorded in the manifest.
+    """
     out_dir = Path(out_dir)
-    full = _with_manifest(files)
+    full = _with_manifest(files, spec)
     try:
         if os.path.lexists(out_dir) and not out_dir.is_dir():
             raise UserError(f"{out_dir}: not a directory")

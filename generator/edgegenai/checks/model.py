@@ -7,6 +7,7 @@ small vocabulary and on nothing of the others.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 from ..catalog import Catalog, load_catalog
+from .. import writer
 from ..errors import UserError
 from ..render import KAS, LAYER
 
@@ -133,10 +135,28 @@ class Workspace:
         return sorted(p for p in self.layer.rglob("*") if p.is_file() and p.suffix in suffixes)
 
     @functools.cached_property
+    def spec_path(self) -> Optional[Path]:
+        """The spec file to check against: --spec, else the one `generate` recorded, else None (built-in).
+
+        A layer rendered from a spec file is never checked against the
+        built-in spec: if its recorded spec cannot be found, that is an error.
+        """
+        if self.spec_file is not None:
+            return self.spec_file
+        record = writer.recorded_spec(self.root)
+        if record is None or record.path is None:
+            return None
+        path = Path(os.path.normpath(self.root / record.path))
+        if not path.is_file():
+            raise UserError(f"{self.root} was generated from {record.path} (relative to it; recorded in "
+                            f"{writer.MANIFEST}), which is not there: pass --spec with that spec")
+        return path
+
+    @functools.cached_property
     def spec(self):
-        """The spec the layer was rendered from (the built-in one unless --spec)."""
+        """The spec the layer was rendered from (see `spec_path`)."""
         from ..spec import load_spec
-        return load_spec(self.spec_file, self.catalog)
+        return load_spec(self.spec_path, self.catalog)
 
     @functools.cached_property
     def releases(self) -> List[str]:

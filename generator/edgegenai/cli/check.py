@@ -37,8 +37,8 @@ from ..render import KAS, LAYER
 @click.argument("directory", metavar="[DIR]", required=False, default=".",
                 type=click.Path(file_okay=False, path_type=Path))
 @click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Spec the layer was rendered from (default: the built-in spec); used by drift, "
-                   "kconfig and bitbake.")
+              help="Spec the layer was rendered from (default: the one `edgegenai generate` recorded "
+                   "in DIR/.edgegenai-manifest, else the built-in spec); used by drift, kconfig and bitbake.")
 @click.option("--format", "fmt", type=click.Choice(sorted(report.FORMATS)), default="table",
               show_default=True, help="Report format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),

@@ -31,17 +31,19 @@ def command(spec_file, out_dir, check, quiet):
     """Render meta-edgegenai/ and kas/ from SPEC (default: the built-in spec)."""
     spec = spec_mod.load_spec(spec_file)
     files = render.render(spec)
+    record = writer.SpecRecord.of(spec_file, spec_mod.spec_text(spec_file), out_dir)
     if check:
-        changes = [c for c in writer.plan(files, out_dir) if c.action not in (writer.UNCHANGED, writer.KEEP)]
+        changes = [c for c in writer.plan(files, out_dir, record)
+                   if c.action not in (writer.UNCHANGED, writer.KEEP)]
         if changes:
-            click.echo(writer.diff(files, out_dir), nl=False)
+            click.echo(writer.diff(files, out_dir, record), nl=False)
             command = " ".join(["edgegenai generate"] + ([str(spec_file)] if spec_file else []) + ["-o", str(out_dir)])
             click.echo(f"edgegenai: {len(changes)} file(s) out of date in {out_dir}; run: {command}",
                        err=True)
             sys.exit(1)
         click.echo(f"edgegenai: {len(files) + 1} files up to date in {out_dir}")
         return
-    changes = writer.write(files, out_dir)
+    changes = writer.write(files, out_dir, spec=record)
     counts = {}
     for change in changes:
         counts[change.action] = counts.get(change.action, 0) + 1
