@@ -19,7 +19,7 @@ def _set(raw, path, value):
 BAD = [
     # (what to change, expected start of the one problem)
     (("boards",), ["qemux86-64", "rpi9"], "boards[1]: unknown board 'rpi9'; known: imx8mp-lpddr4-evk, intel-corei7-64, intel-skylake-64, jetson-agx-orin-devkit, "),
-    (("boards",), [], "boards: List should have at least 1 item"),
+    (("boards",), [], "boards: must have at least 1 entry"),
     (("boards",), ["qemuarm64", "qemuarm64"], "boards[1]: board 'qemuarm64' is named twice"),
     (("releases",), ["wrynose", "kirkstone"], "releases[1]: unknown release 'kirkstone'; known: scarthgap, wrynose"),
     (("releases",), ["wrynose", "wrynose"], "releases: release 'wrynose' is named twice (entry 1)"),
@@ -32,7 +32,7 @@ BAD = [
     (("engines", "llama-cpp", "backends"), ["vulkan"],
      "engines.llama-cpp.backends[0]: backend 'vulkan' needs vulkan, which board 'qemux86-64' (boards[0]) does not have"),
     (("engines", "llama-cpp", "server", "port"), 70000,
-     "engines.llama-cpp.server.port: Input should be less than or equal to 65535"),
+     "engines.llama-cpp.server.port: must be less than or equal to 65535"),
     (("engines", "llama-cpp", "server", "model"), "nope",
      "engines.llama-cpp.server.model: 'nope' is not one of the spec's llama-cpp models"),
     (("engines", "mlc-llm"), {}, "engines.mlc-llm: unknown engine 'mlc-llm'; known: hailo-genai, llama-cpp, onnxruntime, tensorrt"),

@@ -335,6 +335,12 @@ def field_path(loc: tuple) -> str:
 _MESSAGES = {
     "extra_forbidden": "unknown field",
     "missing": "required field is missing",
+    "list_type": "must be a list",
+    "string_type": "must be text (a string)",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "float_type": "must be a number",
+    "bool_type": "must be true or false",
 }
 # Entries that may be written as a name alone (`_ByName`).
 _BY_NAME = {"BoardRef": "a board name", "AcceleratorRef": "an accelerator name", "ModelRef": "a model name"}
@@ -345,7 +351,16 @@ def _message(e: dict) -> str:
         return f"must be {_BY_NAME[e['ctx']['class_name']]} or a mapping with `name` and its other fields"
     if e["type"] in ("model_type", "dict_type"):
         return "must be a mapping"
+    ctx = e.get("ctx", {})
+    if e["type"] == "too_short" and "min_length" in ctx:
+        n = ctx["min_length"]
+        return f"must have at least {n} {'entry' if n == 1 else 'entries'}"
+    if e["type"] == "too_long" and "max_length" in ctx:
+        n = ctx["max_length"]
+        return f"must have at most {n} {'entry' if n == 1 else 'entries'}"
     msg = _MESSAGES.get(e["type"], e["msg"]).removeprefix("Value error, ")
+    # The rest of pydantic's wording, as a rule: "must be ..." / "must have ...".
+    msg = re.sub(r"^Input should (be|have) ", r"must \1 ", msg)
     return msg if fields.single_line(msg) else show(msg)
 
 
