@@ -13,9 +13,9 @@ import click
 
 from .. import __version__
 from ..errors import UserError
-from . import boards, build, bundle, check, ci, generate, publish, schema, spec, test
+from . import boards, build, bundle, catalog, check, ci, generate, publish, schema, spec, test
 
-COMMANDS = (generate.command, check.command, boards.command, schema.command, spec.command,
+COMMANDS = (generate.command, check.command, boards.command, catalog.command, schema.command, spec.command,
             build.command, bundle.command, test.command, ci.command, publish.command)
 
 
@@ -28,6 +28,7 @@ def cli() -> None:
     \b
     Start here:
       edgegenai boards              which boards and releases are known
+      edgegenai catalog models      models, engines, accelerators, features (--json)
       edgegenai spec > my.yaml      the default spec, to copy and edit
       edgegenai generate my.yaml    render meta-edgegenai/ and kas/
       kas build kas/qemuarm64.yml   build the image (on a Yocto build host)
