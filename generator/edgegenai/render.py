@@ -121,6 +121,12 @@ def patch_files(releases: List[Release]) -> List[Tuple[str, str]]:
     return sorted({(name, p) for r in releases for name, pin in r.repos.items() for p in pin.patches})
 
 
+def board_pins(spec: Spec, catalog: Catalog, board: Board, release: Release) -> List[Tuple[str, str, str]]:
+    """(repo, url, commit) of every upstream repository a build of `board` on `release` uses."""
+    collections = _layer_collections(spec, catalog, engines.plan(spec, catalog)) + list(board.layers)
+    return [(name, repo["url"], repo["commit"]) for name, repo in _repos(release, catalog, collections)]
+
+
 def _board_repos(board: Board, catalog: Catalog) -> List[Tuple[str, List[str]]]:
     """repo -> layer paths that a board file switches on."""
     out: Dict[str, List[str]] = {}

@@ -13,9 +13,10 @@ import click
 
 from .. import __version__
 from ..errors import UserError
-from . import boards, build, bundle, catalog, check, ci, generate, publish, schema, spec, test
+from . import boards, build, bundle, catalog, check, ci, generate, plan, publish, schema, spec, test
 
-COMMANDS = (generate.command, check.command, boards.command, catalog.command, schema.command, spec.command,
+COMMANDS = (generate.command, plan.command, check.command, boards.command, catalog.command, schema.command,
+            spec.command,
             build.command, bundle.command, test.command, ci.command, publish.command)
 
 
@@ -30,6 +31,7 @@ def cli() -> None:
       edgegenai boards              which boards and releases are known
       edgegenai catalog models      models, engines, accelerators, features (--json)
       edgegenai spec > my.yaml      the default spec, to copy and edit
+      edgegenai plan my.yaml        what each device will run, before a build
       edgegenai generate my.yaml    render meta-edgegenai/ and kas/
       kas build kas/qemuarm64.yml   build the image (on a Yocto build host)
     """
