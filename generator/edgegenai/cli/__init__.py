@@ -13,9 +13,9 @@ import click
 
 from .. import __version__
 from ..errors import UserError
-from . import boards, build, bundle, catalog, check, ci, generate, plan, publish, schema, spec, test
+from . import boards, build, bundle, catalog, check, ci, generate, init, plan, publish, schema, spec, test
 
-COMMANDS = (generate.command, plan.command, check.command, boards.command, catalog.command, schema.command,
+COMMANDS = (init.command, generate.command, plan.command, check.command, boards.command, catalog.command, schema.command,
             spec.command,
             build.command, bundle.command, test.command, ci.command, publish.command)
 
@@ -30,6 +30,7 @@ def cli() -> None:
     Start here:
       edgegenai boards              which boards and releases are known
       edgegenai catalog models      models, engines, accelerators, features (--json)
+      edgegenai init                a spec for your boards, asked for step by step
       edgegenai spec > my.yaml      the default spec, to copy and edit
       edgegenai plan my.yaml        what each device will run, before a build
       edgegenai generate my.yaml    render meta-edgegenai/ and kas/
