@@ -25,7 +25,7 @@ def test_version():
 
 
 def test_boards_table_lists_the_catalog():
-    out = run("boards")
+    out = run("boards", "--wide")
     assert out.returncode == 0
     lines = out.stdout.splitlines()
     assert lines[0].split()[:3] == ["BOARD", "MACHINE", "ARCH"]
@@ -101,7 +101,7 @@ def test_spec_command_prints_a_valid_spec(tmp_path):
 
 def test_boards_table_says_what_runs_where():
     """Per board: the device that runs models, on which releases, what models and through what."""
-    out = run("boards")
+    out = run("boards", "--wide")
     assert out.returncode == 0
     rows = [line.split("  ") for line in out.stdout.splitlines()]
     rows = [[c.strip() for c in row if c.strip()] for row in rows]
@@ -111,3 +111,13 @@ def test_boards_table_says_what_runs_where():
     npu = next(r for r in runs if r[:2] == ["intel-corei7-64", "intel-npu (fitted)"])
     assert npu[2] == "wrynose" and "no LLM" in npu[3]
     assert not [r for r in runs if r[0] == "qemux86-64" and r[1] != "CPU"]
+
+
+def test_boards_is_narrow_by_default_and_json_for_tools():
+    out = run("boards")
+    assert out.returncode == 0 and max(len(line) for line in out.stdout.splitlines()) <= 80
+    assert any(line.split()[:2] == ["raspberrypi5", "hailo10h"] and line.rstrip().endswith("hailo-genai")
+               for line in out.stdout.splitlines())
+    boards = {b["board"]: b for b in json.loads(run("boards", "--json").stdout)}
+    npu = [r for r in boards["intel-corei7-64"]["runs"] if r["device"] == "intel-npu (fitted)"]
+    assert npu and npu[0]["releases"] == ["wrynose"]

@@ -1,10 +1,19 @@
-"""`edgegenai boards`: the boards the catalog knows, as a table."""
+"""`edgegenai boards`: the boards the catalog knows, and what runs where.
+
+Narrow tables by default (80 columns, long cells cut with "..."); `--wide`
+for every column in full; `--json` for tools: each board with what runs
+on it (device, releases, kind of model, through what).
+"""
 
 from __future__ import annotations
+
+import json
 
 import click
 
 from ..catalog import load_catalog
+
+WIDTH = 80
 
 
 def table(rows, header) -> str:
@@ -15,14 +24,47 @@ def table(rows, header) -> str:
     return "\n".join(lines)
 
 
+def fit(rows: List[List[str]], header: List[str], width: int = WIDTH) -> str:
+    """A table no wider than `width`: the widest column is cut first, with "..."."""
+    rows = [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+    while sum(widths) + 2 * (len(widths) - 1) > width:
+        i = max(range(len(widths)), key=lambda k: widths[k])
+        if widths[i] <= max(len(header[i]), 6):
+            break
+        widths[i] -= 1
+    cut = [[c if len(c) <= w else c[:w - 3] + "..." for c, w in zip(r, widths)] for r in rows]
+    return table(cut, header)
+
+
 @click.command("boards")
-def command():
+@click.option("--wide", is_flag=True, help="Every column in full, however wide.")
+@click.option("--json", "as_json", is_flag=True, help="Each board and what runs on it, as JSON.")
+def command(wide, as_json):
     """List the known boards, engine backends and accelerators, and what runs where."""
     catalog = load_catalog()
+    if as_json:
+        runs = _runs_where(catalog)
+        click.echo(json.dumps([{"board": b.name, "machine": b.machine, "arch": b.arch, "releases": b.releases,
+                                "runs": [{"device": r[1], "releases": r[2].split(", "), "what": r[3], "how": r[4]}
+                                         for r in runs if r[0] == b.name]}
+                               for b in sorted(catalog.boards.values(), key=lambda b: b.name)], indent=2))
+        return
+    show = (lambda rows, header: table(rows, header)) if wide else fit
+    if not wide:
+        rows = [[b.name, b.arch, ", ".join(b.releases), ", ".join(b.capabilities)]
+                for b in sorted(catalog.boards.values(), key=lambda b: b.name)]
+        click.echo(fit(rows, ["BOARD", "ARCH", "RELEASES", "CAPABILITIES"]))
+        click.echo("")
+        runs = [[r[0], r[1], r[2], r[4].removeprefix("served over HTTP by ")] for r in _runs_where(catalog)]
+        click.echo(fit(runs, ["BOARD", "RUNS ON", "RELEASES", "THROUGH"]))
+        click.echo("\n(--wide: every column, and the engines and accelerators tables;\n"
+                   " edgegenai catalog: each kind of entry, with --json)")
+        return
     rows = [[b.name, b.machine, b.arch, ", ".join(b.releases), ", ".join(b.capabilities),
              "yes" if b.qemu else "no", b.description]
             for b in sorted(catalog.boards.values(), key=lambda b: b.name)]
-    click.echo(table(rows, ["BOARD", "MACHINE", "ARCH", "RELEASES", "CAPABILITIES", "QEMU", "DESCRIPTION"]))
+    click.echo(show(rows, ["BOARD", "MACHINE", "ARCH", "RELEASES", "CAPABILITIES", "QEMU", "DESCRIPTION"]))
     engines = []
     for engine in sorted(catalog.engines.values(), key=lambda e: e.name):
         rows = sorted(engine.backends.items()) or [("-", None)]

@@ -15,9 +15,8 @@ from typing import Callable, Dict, List, Tuple
 import click
 
 from ..catalog import Catalog, load_catalog
-from .boards import _engine_on, _installable, _on, table
+from .boards import _engine_on, _installable, _on, fit, table
 
-WIDTH = 80
 
 
 def _board_rows(c: Catalog) -> Tuple[List[str], List[str], List[dict]]:
@@ -98,19 +97,6 @@ def _size(size: int) -> str:
         if size >= scale:
             return f"{size / scale:.1f} {unit}"
     return f"{size} B"
-
-
-def fit(rows: List[List[str]], header: List[str], width: int = WIDTH) -> str:
-    """A table no wider than `width`: the widest column is cut first, with "..."."""
-    rows = [[str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
-    while sum(widths) + 2 * (len(widths) - 1) > width:
-        i = max(range(len(widths)), key=lambda k: widths[k])
-        if widths[i] <= max(len(header[i]), 6):
-            break
-        widths[i] -= 1
-    cut = [[c if len(c) <= w else c[:w - 3] + "..." for c, w in zip(r, widths)] for r in rows]
-    return table(cut, header)
 
 
 @click.command("catalog")
