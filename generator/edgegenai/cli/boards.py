@@ -8,6 +8,7 @@ on it (device, releases, kind of model, through what).
 from __future__ import annotations
 
 import json
+from typing import List
 
 import click
 

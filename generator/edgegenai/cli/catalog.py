@@ -10,7 +10,7 @@ KIND, the kinds and how many of each.
 from __future__ import annotations
 
 import json
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List
 
 import click
 
@@ -19,71 +19,63 @@ from .boards import _engine_on, _installable, _on, fit, table
 
 
 
-def _board_rows(c: Catalog) -> Tuple[List[str], List[str], List[dict]]:
+def _by_name(entries) -> list:
+    return sorted(entries.values(), key=lambda e: e.name)
+
+
+def _entry(item, cells: List[str], **derived) -> dict:
+    """A table row, and the entry's every field plus what is derived from the catalog, for --json."""
+    return {"cells": cells, "data": {**item.model_dump(mode="json"), **derived}}
+
+
+def _board_rows(c: Catalog):
     narrow = ["BOARD", "ARCH", "RELEASES", "RAM"]
-    wide = narrow + ["MACHINE", "CAPABILITIES", "QEMU", "DESCRIPTION"]
-    out = []
-    for b in sorted(c.boards.values(), key=lambda b: b.name):
-        data = b.model_dump(mode="json")
-        data["engines"] = sorted(e.name for e in c.engines.values() if _engine_on(b, e, e.needs, c))
-        data["accelerators"] = sorted(a.name for a in c.accelerators.values()
-                                      if [r for r in _on(b, a.needs) if _installable(a, b, r, c)])
-        out.append({"cells": [b.name, b.arch, ", ".join(b.releases), f"{b.memory_mb // 1024} GiB",
-                              b.machine, ", ".join(b.capabilities), "yes" if b.qemu else "no",
-                              b.description], "data": data})
-    return narrow, wide, out
+    rows = [_entry(b, [b.name, b.arch, ", ".join(b.releases), f"{b.memory_mb // 1024} GiB", b.machine,
+                       ", ".join(b.capabilities), "yes" if b.qemu else "no", b.description],
+                   engines=[e.name for e in _by_name(c.engines) if _engine_on(b, e, e.needs, c)],
+                   accelerators=[a.name for a in _by_name(c.accelerators)
+                                 if [r for r in _on(b, a.needs) if _installable(a, b, r, c)]])
+            for b in _by_name(c.boards)]
+    return narrow, narrow + ["MACHINE", "CAPABILITIES", "QEMU", "DESCRIPTION"], rows
+
+
+def _devices(e) -> str:
+    return ", ".join([e.device] if e.device else [be.device for _, be in sorted(e.backends.items()) if be.device])
 
 
 def _engine_rows(c: Catalog):
     narrow = ["ENGINE", "INTERFACE", "FORMATS", "RUNS ON"]
-    wide = narrow + ["BACKENDS", "SUMMARY"]
-    out = []
-    for e in sorted(c.engines.values(), key=lambda e: e.name):
-        devices = [e.device] if e.device else [be.device for _, be in sorted(e.backends.items()) if be.device]
-        data = e.model_dump(mode="json")
-        data["boards"] = [b.name for b in sorted(c.boards.values(), key=lambda b: b.name)
-                          if _engine_on(b, e, e.needs, c)]
-        out.append({"cells": [e.name, "HTTP API" if e.server else ("service" if e.service else "library"),
-                              ", ".join(e.model_formats), ", ".join(devices),
-                              ", ".join(sorted(e.backends)) or "-", e.summary], "data": data})
-    return narrow, wide, out
+    rows = [_entry(e, [e.name, "HTTP API" if e.server else ("service" if e.service else "library"),
+                       ", ".join(e.model_formats), _devices(e), ", ".join(sorted(e.backends)) or "-", e.summary],
+                   boards=[b.name for b in _by_name(c.boards) if _engine_on(b, e, e.needs, c)])
+            for e in _by_name(c.engines)]
+    return narrow, narrow + ["BACKENDS", "SUMMARY"], rows
 
 
 def _accelerator_rows(c: Catalog):
     narrow = ["ACCELERATOR", "VENDOR", "STACK", "BOARDS"]
-    wide = narrow + ["SERVES", "SUMMARY"]
-    out = []
-    for a in sorted(c.accelerators.values(), key=lambda a: a.name):
+    rows = []
+    for a in _by_name(c.accelerators):
         stack = c.stacks[a.stack]
-        boards = {b.name: [r for r in _on(b, a.needs) if _installable(a, b, r, c)]
-                  for b in sorted(c.boards.values(), key=lambda b: b.name)}
+        boards = {b.name: [r for r in _on(b, a.needs) if _installable(a, b, r, c)] for b in _by_name(c.boards)}
         boards = {name: releases for name, releases in boards.items() if releases}
-        data = a.model_dump(mode="json")
-        data["stack_version"] = stack.version
-        data["boards"] = boards
-        out.append({"cells": [a.name, a.vendor, f"{stack.name} {stack.version}", ", ".join(boards),
-                              a.serves, a.summary], "data": data})
-    return narrow, wide, out
+        rows.append(_entry(a, [a.name, a.vendor, f"{stack.name} {stack.version}", ", ".join(boards), a.serves,
+                               a.summary], stack_version=stack.version, boards=boards))
+    return narrow, narrow + ["SERVES", "SUMMARY"], rows
 
 
 def _model_rows(c: Catalog):
     narrow = ["MODEL", "ENGINE", "FORMAT", "SIZE", "LICENCE"]
-    wide = narrow + ["QUANTISATION", "SHA256", "SUMMARY"]
-    out = []
-    for m in sorted(c.models.values(), key=lambda m: m.name):
-        out.append({"cells": [m.name, m.engine, m.format, _size(m.size), m.license,
-                              m.quantization or "-", m.sha256, m.summary],
-                    "data": m.model_dump(mode="json")})
-    return narrow, wide, out
+    rows = [_entry(m, [m.name, m.engine, m.format, _size(m.size), m.license, m.quantization or "-", m.sha256,
+                       m.summary]) for m in _by_name(c.models)]
+    return narrow, narrow + ["QUANTISATION", "SHA256", "SUMMARY"], rows
 
 
 def _feature_rows(c: Catalog):
     narrow = ["FEATURE", "SUMMARY"]
-    wide = narrow + ["IMAGE_FEATURES"]
-    out = [{"cells": [f.name, " ".join(f.summary.split()), ", ".join(f.image_features) or "-"],
-            "data": f.model_dump(mode="json")}
-           for f in sorted(c.features.values(), key=lambda f: f.name)]
-    return narrow, wide, out
+    rows = [_entry(f, [f.name, " ".join(f.summary.split()), ", ".join(f.image_features) or "-"])
+            for f in _by_name(c.features)]
+    return narrow, narrow + ["IMAGE_FEATURES"], rows
 
 
 KINDS: Dict[str, Callable[[Catalog], tuple]] = {
