@@ -637,6 +637,23 @@ class Layer(_Data):
     licence_conf: Dict[str, str] = Field(default_factory=dict)
 
 
+class DebugPackage(_Data):
+    """A tool of the debug variant from another layer: installed where the build has it."""
+
+    name: str
+    collections: List[str]
+    # Releases whose layers have the recipe (empty: every release).
+    releases: List[str] = Field(default_factory=list)
+
+
+class DebugVariant(_Data):
+    """What kas/opt/debug.yml adds to an image (data/debug.yaml)."""
+
+    image_features: List[str]
+    packages: List[DebugPackage]
+    kernel_config: Dict[str, str]
+
+
 class Catalog(_Data):
     releases: Dict[str, Release]
     layers: Dict[str, Layer]
@@ -648,6 +665,7 @@ class Catalog(_Data):
     stacks: Dict[str, Stack]
     interpreters: Dict[str, Interpreter]
     bootloaders: Dict[str, Bootloader]
+    debug: DebugVariant
 
     @model_validator(mode="after")
     def _default_models_exist(self) -> "Catalog":
@@ -694,4 +712,5 @@ def load_catalog() -> Catalog:
         stacks=_named(_read("stacks.yaml")),
         interpreters=_named(_read("interpreters.yaml")),
         bootloaders=_named(_read("bootloaders.yaml")),
+        debug=_read("debug.yaml"),
     )

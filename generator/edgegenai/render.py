@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Tuple
 
 import jinja2
 
-from . import engines, escape, licences
+from . import debug, engines, escape, licences
 from .accelerators import dynamic_layers, fitted, render_accelerators, runtime_versions
 from .catalog import Board, Catalog, Release, RepoPin, load_catalog
 from .models import render_models
@@ -221,18 +221,21 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
         + (["packagegroup-edgegenai-accelerators"] if fitted(spec, catalog) else [])
         + ["${CORE_IMAGE_EXTRA_INSTALL}"],
         image_features=image_features, qemu_memory=sorted(qemu_memory),
-        ota_settings=ota.image_settings(spec, catalog),
+        ota_settings=ota.image_settings(spec, catalog), debug_override=debug.OVERRIDE,
+        debug_packagegroup=debug.PACKAGEGROUP,
         services=[p.engine.name for p in servers], served=[p.model.name for p in servers],
         engines=[p.engine.name for p in plans])
     contents.append(("recipes-core/packagegroups/", "packagegroup-edgegenai"))
     contents.append((f"recipes-core/images/{spec.image.name}.bb", "the image"))
 
     contents.extend(render_accelerators(spec, catalog, put_in_layer, copy_in_layer))
+    contents.extend(debug.render_debug(spec, catalog, plans, put_in_layer))
 
     layerseries = [r.layerseries for r in releases]
     put(f"{LAYER}/conf/layer.conf", "layer/conf/layer.conf.j2",
         layer_depends=collections, layerseries=layerseries,
-        dynamic=sorted(set(dynamic_layers(spec, catalog)) | set(ota.kernel_layers(spec, catalog))),
+        dynamic=sorted(set(dynamic_layers(spec, catalog)) | set(ota.kernel_layers(spec, catalog))
+                       | set(debug.kernel_layers(spec, catalog))),
         layerdir_var=ota.wanted(spec))
     # BSP layers whose proprietary recipes the distro flags.
     licence_layers = [catalog.layers[t.layer] for t in restricted if t.layer]
@@ -273,7 +276,9 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     for release in releases:
         put(f"{KAS}/opt/{release.name}.yml", "kas/release.yml.j2", release=release,
             repos=_repos(release, catalog, collections, bsp, [default]))
-    put(f"{KAS}/opt/debug.yml", "kas/debug.yml.j2")
+    put(f"{KAS}/opt/debug.yml", "kas/debug.yml.j2", override=debug.OVERRIDE,
+        image_features=catalog.debug.image_features,
+        python_layer=any(name == catalog.layers["meta-python"].repo for name, _ in include_repos))
     render_cve(releases, put, put_in_layer)
     rauc.render_dev_keys_option(spec, put)
     put(f"{KAS}/Kconfig", "kas/Kconfig.j2",

@@ -36,6 +36,8 @@ import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+import yaml
+
 from .. import rauc
 from .model import ERROR, INFO, Finding, Outcome, Workspace
 
@@ -138,6 +140,29 @@ def licence_flags(ws: Workspace) -> List[str]:
     for conf in ws.layer.glob("conf/distro/*.conf"):
         flags.update(re.findall(r"^LICENSE_FLAGS_DETAILS\[([\w.+-]+)\]", conf.read_text("utf-8", "replace"), re.M))
     return sorted(flags)
+
+
+def opt_fragment(ws: Workspace, name: str, release_dir: Path) -> Tuple[str, List[Path], List[str]]:
+    """What kas/opt/<name>.yml adds: local.conf lines, layer paths, and what is missing.
+
+    Read from the rendered fragment itself, so BitBake resolves what a kas
+    build with it resolves: its `local_conf_header` blocks and the layers
+    its `repos` switch on (in this release's checkouts).
+    """
+    path = ws.kas_dir / "opt" / f"{name}.yml"
+    if not path.is_file():
+        return "", [], [f"kas/opt/{name}.yml (no such option fragment)"]
+    data = yaml.safe_load(path.read_text("utf-8")) or {}
+    conf = "".join(f"# kas/opt/{name}.yml: {key}\n{text.rstrip()}\n"
+                   for key, text in sorted((data.get("local_conf_header") or {}).items()))
+    layers, missing = [], []
+    for repo, body in sorted((data.get("repos") or {}).items()):
+        for layer, state in sorted(((body or {}).get("layers") or {}).items()):
+            if state in ("disabled", "excluded"):
+                continue
+            layer_path = release_dir / repo / layer
+            (layers if (layer_path / "conf" / "layer.conf").is_file() else missing).append(layer_path)
+    return conf, layers, [str(m) for m in missing]
 
 
 def extra_conf(ws: Workspace) -> str:
@@ -254,34 +279,49 @@ def check(ws: Workspace) -> Outcome:
                 findings.append(Finding("edgegenai.bitbake.unchecked", INFO, ws.rel(ws.layer), None,
                                         f"{combo} not checked: missing in {root}: {', '.join(missing)}"))
                 continue
-            build = build_base(ws) / f"{release}-{board.machine}"
-            build.mkdir(parents=True, exist_ok=True)
-            copied = copy_layer(ws, build)
-            write_build_dir(build, upstream + [copied], board.machine, distro(ws), licence_flags(ws),
-                            extra_conf(ws))
-            if user:  # only what we wrote; BitBake's own files are the user's already
-                os.chown(build, pw.pw_uid, pw.pw_gid)
-                for part in ("conf", "layers"):
-                    _chown_tree(build / part, pw.pw_uid, pw.pw_gid)
-            ran += 1
-            for args, what in ((["-p"], f"bitbake -p ({combo})"),
-                               (["-g", *targets], f"bitbake -g {' '.join(targets)} ({combo})")):
-                try:
-                    run = bitbake(release_dir, build, user, args)
-                except subprocess.TimeoutExpired:
-                    findings.append(Finding("edgegenai.bitbake.error", ERROR, ws.rel(ws.layer), None,
-                                            f"{what} did not finish within {TIMEOUT} s"))
-                    break
-                found = errors(ws, run.stdout + run.stderr, copied, what)
-                if run.returncode != 0 and not found:
-                    tail = " | ".join((run.stdout + run.stderr).strip().splitlines()[-5:])
-                    found = [Finding("edgegenai.bitbake.error", ERROR, ws.rel(ws.layer), None,
-                                     f"{what} exited {run.returncode}: {tail}")]
-                findings.extend(found)
-                if run.returncode != 0:
-                    break
-            else:
-                notes.append(f"bitbake: {combo}: bitbake -p and -g {' '.join(targets)} passed ({build})")
+            variants = [((), "", [])]
+            if ws.bitbake_opts:
+                conf, layers, absent = "", [], []
+                for name in ws.bitbake_opts:
+                    more_conf, more_layers, more_absent = opt_fragment(ws, name, release_dir)
+                    conf, layers, absent = conf + more_conf, layers + more_layers, absent + more_absent
+                if absent:
+                    findings.append(Finding("edgegenai.bitbake.unchecked", INFO, ws.rel(ws.layer), None,
+                                            f"{combo} with {'+'.join(ws.bitbake_opts)} not checked: missing "
+                                            f"{', '.join(absent)}"))
+                else:
+                    variants.append((ws.bitbake_opts, conf, layers))
+            for opts, conf, layers in variants:
+                with_opts = f" with kas/opt/{'+'.join(opts)}" if opts else ""
+                build = build_base(ws) / f"{release}-{board.machine}{'-' + '+'.join(opts) if opts else ''}"
+                build.mkdir(parents=True, exist_ok=True)
+                copied = copy_layer(ws, build)
+                write_build_dir(build, upstream + [p for p in layers if p not in upstream] + [copied],
+                                board.machine, distro(ws), licence_flags(ws), extra_conf(ws) + conf)
+                if user:  # only what we wrote; BitBake's own files are the user's already
+                    os.chown(build, pw.pw_uid, pw.pw_gid)
+                    for part in ("conf", "layers"):
+                        _chown_tree(build / part, pw.pw_uid, pw.pw_gid)
+                ran += 1
+                for args, what in ((["-p"], f"bitbake -p ({combo}{with_opts})"),
+                                   (["-g", *targets], f"bitbake -g {' '.join(targets)} ({combo}{with_opts})")):
+                    try:
+                        run = bitbake(release_dir, build, user, args)
+                    except subprocess.TimeoutExpired:
+                        findings.append(Finding("edgegenai.bitbake.error", ERROR, ws.rel(ws.layer), None,
+                                                f"{what} did not finish within {TIMEOUT} s"))
+                        break
+                    found = errors(ws, run.stdout + run.stderr, copied, what)
+                    if run.returncode != 0 and not found:
+                        tail = " | ".join((run.stdout + run.stderr).strip().splitlines()[-5:])
+                        found = [Finding("edgegenai.bitbake.error", ERROR, ws.rel(ws.layer), None,
+                                         f"{what} exited {run.returncode}: {tail}")]
+                    findings.extend(found)
+                    if run.returncode != 0:
+                        break
+                else:
+                    notes.append(f"bitbake: {combo}{with_opts}: bitbake -p and -g {' '.join(targets)} "
+                                 f"passed ({build})")
     if not ran:
         return Outcome(findings, skipped=f"no board and release could be checked with {root}")
     return Outcome(findings, notes)

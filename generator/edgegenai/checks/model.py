@@ -108,6 +108,8 @@ class Workspace:
     bitbake_root: Optional[Path] = None
     bitbake_build_dir: Optional[Path] = None
     bitbake_user: Optional[str] = None
+    # kas option fragments (kas/opt/<name>.yml) whose graph BitBake also resolves.
+    bitbake_opts: Tuple[str, ...] = ()
     catalog_override: Optional[Catalog] = field(default=None, compare=False)
 
     @property

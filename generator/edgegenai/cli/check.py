@@ -57,9 +57,12 @@ from ..render import KAS, LAYER
 @click.option("--bitbake-build-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where BitBake build directories are kept between runs (default <tmp>/edgegenai-bitbake).")
 @click.option("--bitbake-user", metavar="USER", help="Unprivileged user for BitBake when run as root (default bb).")
+@click.option("--bitbake-opt", "bitbake_opts", multiple=True, metavar="NAME",
+              help="Also resolve the graph with kas/opt/NAME.yml applied (its local.conf lines and "
+                   "layers), e.g. debug; repeat to apply several together.")
 @click.option("--list", "list_checks", is_flag=True, help="List the checks and exit.")
 def command(directory, spec_file, fmt, output, only, skip, kernel_src, kernel_cache, with_bitbake,
-            bitbake_root, bitbake_build_dir, bitbake_user, list_checks):
+            bitbake_root, bitbake_build_dir, bitbake_user, bitbake_opts, list_checks):
     """Check the generated layer and kas files with oelint-adv, kas, kconfiglib, systemd-analyze,
     shellcheck and (with --bitbake) BitBake."""
     if list_checks:
@@ -74,7 +77,8 @@ def command(directory, spec_file, fmt, output, only, skip, kernel_src, kernel_ca
     modules = checks.select(only, skip, ["bitbake"] if with_bitbake or bitbake_root else [])
     workspace = checks.Workspace(
         root=directory, spec_file=spec_file, kernel_src=tuple(kernel_src), kernel_cache=kernel_cache,
-        bitbake_root=bitbake_root, bitbake_build_dir=bitbake_build_dir, bitbake_user=bitbake_user)
+        bitbake_root=bitbake_root, bitbake_build_dir=bitbake_build_dir, bitbake_user=bitbake_user,
+        bitbake_opts=tuple(bitbake_opts))
     workspace.spec  # a bad --spec is a usage error, reported before anything runs
     results = checks.run(workspace, modules)
     rendered = report.FORMATS[fmt](results)

@@ -14,5 +14,10 @@ IMAGE_FEATURES += "ssh-server-openssh"
 
 inherit core-image
 
+# Development images only (kas/opt/debug.yml): debugging and tracing tools
+# and the engines' debug symbols.
+# nooelint: oelint.vars.specific - edgegenai-debug is the distro override kas/opt/debug.yml adds, which the linter does not know
+IMAGE_INSTALL:append:edgegenai-debug = " packagegroup-edgegenai-debug"
+
 QB_MEM:qemuarm64 = "-m 4096"
 QB_MEM:qemux86-64 = "-m 4096"
