@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Tuple
 
 import jinja2
 
-from . import debug, engines, escape, licences
+from . import debug, engines, escape, licences, remote
 from .accelerators import dynamic_layers, fitted, render_accelerators, runtime_versions
 from .catalog import Board, Catalog, Release, RepoPin, load_catalog
 from .models import render_models
@@ -221,8 +221,8 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
         + (["packagegroup-edgegenai-accelerators"] if fitted(spec, catalog) else [])
         + ["${CORE_IMAGE_EXTRA_INSTALL}"],
         image_features=image_features, qemu_memory=sorted(qemu_memory),
-        ota_settings=ota.image_settings(spec, catalog), debug_override=debug.OVERRIDE,
-        debug_packagegroup=debug.PACKAGEGROUP,
+        ota_settings=ota.image_settings(spec, catalog), debug_packagegroup=debug.PACKAGEGROUP,
+        **{**remote.image_context(), **({} if "ssh" in spec.image.features else {"remote_recipe": None})},
         services=[p.engine.name for p in servers], served=[p.model.name for p in servers],
         engines=[p.engine.name for p in plans])
     contents.append(("recipes-core/packagegroups/", "packagegroup-edgegenai"))
@@ -230,6 +230,8 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
 
     contents.extend(render_accelerators(spec, catalog, put_in_layer, copy_in_layer))
     contents.extend(debug.render_debug(spec, catalog, plans, put_in_layer))
+    if "ssh" in spec.image.features:
+        contents.extend(remote.render_remote(put_in_layer))
 
     layerseries = [r.layerseries for r in releases]
     put(f"{LAYER}/conf/layer.conf", "layer/conf/layer.conf.j2",

@@ -444,6 +444,9 @@ def check_meaning(spec: Spec, catalog: Catalog) -> List[str]:
             needs = "its server needs one" if engine.server else "it needs one"
             problems.append(f"models: no model for engine '{ename}'; {needs}")
 
+    if "ssh" not in spec.image.features:
+        problems.append("image.features: add 'ssh': a production device is reached by keys-only ssh "
+                        "(EDGEGENAI_AUTHORIZED_KEYS at build time); without it a device has no way in")
     for k, feat in enumerate(spec.image.features):
         if feat not in catalog.features:
             problems.append(f"image.features[{k}]: unknown feature '{feat}'; known: {_known(catalog.features)}")

@@ -166,8 +166,16 @@ def opt_fragment(ws: Workspace, name: str, release_dir: Path) -> Tuple[str, List
 
 
 def extra_conf(ws: Workspace) -> str:
-    """With the development keys' recipe in the layer, resolve the graph they add too."""
-    return 'EDGEGENAI_RAUC_DEV_KEYS = "1"\n' if rauc.has_dev_keys(ws.layer) else ""
+    """With the development keys' recipe in the layer, resolve the graph they add too; with
+    keys-only ssh, a placeholder authorized_keys (the user's real one is never here)."""
+    out = 'EDGEGENAI_RAUC_DEV_KEYS = "1"\n' if rauc.has_dev_keys(ws.layer) else ""
+    if (ws.layer / "recipes-core" / "edgegenai-remote-access").is_dir():
+        keys = build_base(ws) / "authorized_keys.placeholder"
+        keys.parent.mkdir(parents=True, exist_ok=True)
+        _write_if_changed(keys, "# A placeholder so that the graph resolves; nothing is built here.\n")
+        keys.chmod(0o644)
+        out += f'EDGEGENAI_AUTHORIZED_KEYS = "{keys}"\n'
+    return out
 
 
 def write_build_dir(build: Path, layers: List[Path], machine: str, distro_name: str,

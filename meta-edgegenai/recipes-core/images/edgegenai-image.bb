@@ -19,5 +19,24 @@ inherit core-image
 # nooelint: oelint.vars.specific - edgegenai-debug is the distro override kas/opt/debug.yml adds, which the linter does not know
 IMAGE_INSTALL:append:edgegenai-debug = " packagegroup-edgegenai-debug"
 
+# Production images are reached over ssh with keys only (EDGEGENAI_AUTHORIZED_KEYS);
+# a development image logs root in as its debug features allow instead.
+IMAGE_INSTALL:append = " edgegenai-remote-access"
+# nooelint: oelint.vars.specific - edgegenai-debug is the distro override kas/opt/debug.yml adds, which the linter does not know
+IMAGE_INSTALL:remove:edgegenai-debug = "edgegenai-remote-access"
+
+# A root login without a password is for development images only: outside
+# them the image is refused, with the reason, before anything is built.
+EDGEGENAI_ROOT_WITHOUT_PASSWORD = "allow-empty-password allow-root-login empty-root-password debug-tweaks"
+# nooelint: oelint.task.noanonpython - the refusal has to come at parse time, before anything is built
+python () {
+    if 'edgegenai-debug' in (d.getVar('OVERRIDES') or '').split(':'):
+        return
+    opened = bb.utils.filter('IMAGE_FEATURES', d.getVar('EDGEGENAI_ROOT_WITHOUT_PASSWORD'), d)
+    if opened:
+        raise bb.parse.SkipRecipe("image features %s let root in without a password: they are for "
+                                  "development images only (kas/opt/debug.yml)" % opened)
+}
+
 QB_MEM:qemuarm64 = "-m 4096"
 QB_MEM:qemux86-64 = "-m 4096"
