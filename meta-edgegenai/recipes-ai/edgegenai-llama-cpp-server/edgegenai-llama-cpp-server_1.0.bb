@@ -13,6 +13,9 @@ SRC_URI = "\
     file://llama-server.service \
     file://llama-server.default \
     file://llama-server-health \
+    file://llama-server-watchdog \
+    file://llama-server-watchdog.service \
+    file://llama-server-watchdog.timer \
 "
 
 # Local files only: scarthgap unpacks them into WORKDIR, later releases into
@@ -30,19 +33,30 @@ do_install() {
         -e 's,@SYSCONFDIR@,${sysconfdir},g' \
         ${S}/llama-server.service > ${D}${systemd_system_unitdir}/llama-server.service
     chmod 0644 ${D}${systemd_system_unitdir}/llama-server.service
+    sed -e 's,@BINDIR@,${bindir},g' \
+        -e 's,@SYSCONFDIR@,${sysconfdir},g' \
+        ${S}/llama-server-watchdog.service > ${D}${systemd_system_unitdir}/llama-server-watchdog.service
+    chmod 0644 ${D}${systemd_system_unitdir}/llama-server-watchdog.service
     sed -e 's,@MODEL_DIR@,${datadir}/edgegenai/models,g' \
         ${S}/llama-server.default > ${D}${sysconfdir}/default/llama-server
     chmod 0644 ${D}${sysconfdir}/default/llama-server
     sed -e 's,@SYSCONFDIR@,${sysconfdir},g' \
         ${S}/llama-server-health > ${D}${bindir}/llama-server-health
     chmod 0755 ${D}${bindir}/llama-server-health
+    # The watchdog: a timer that restarts the server once it stops answering.
+    install -m 0644 ${S}/llama-server-watchdog.timer ${D}${systemd_system_unitdir}/llama-server-watchdog.timer
+    sed -e 's,@BINDIR@,${bindir},g' \
+        ${S}/llama-server-watchdog > ${D}${bindir}/llama-server-watchdog
+    chmod 0755 ${D}${bindir}/llama-server-watchdog
 }
 
 USERADD_PACKAGES = "${PN}"
 USERADD_PARAM:${PN} = "--system --user-group --no-create-home --home-dir ${localstatedir}/lib/llama-server --shell ${sbindir}/nologin llama"
 
-SYSTEMD_SERVICE:${PN} = "llama-server.service"
+SYSTEMD_SERVICE:${PN} = "llama-server.service llama-server-watchdog.timer"
 SYSTEMD_AUTO_ENABLE:${PN} = "enable"
+# Started by llama-server-watchdog.timer.
+FILES:${PN} += "${systemd_system_unitdir}/llama-server-watchdog.service"
 
 CONFFILES:${PN} = "${sysconfdir}/default/llama-server"
 # libseccomp: without it systemd cannot apply SystemCallFilter= and the
