@@ -69,6 +69,8 @@ def test_good_fragment(kconfigs, tree, arch):
 
 def _layer_with(tmp_path, name, machine_dir=""):
     shutil.copytree(ROOT / "meta-edgegenai", tmp_path / "meta-edgegenai")
+    # Only the fragment under test: not the debug variant's tracing one.
+    shutil.rmtree(tmp_path / "meta-edgegenai/recipes-debug")
     target = tmp_path / "meta-edgegenai/recipes-kernel/linux/files" / machine_dir / name
     target.parent.mkdir(parents=True)
     shutil.copy(DATA / name, target)
@@ -105,9 +107,14 @@ def test_syntax_error_in_fragment(tmp_path, monkeypatch):
     assert errors == [("edgegenai.kconfig.syntax", "meta-edgegenai/recipes-kernel/linux/files/good.cfg:2")]
 
 
-def test_committed_layer_has_no_fragments():
-    outcome = kconfig.check(Workspace(ROOT))
-    assert outcome.findings == [] and outcome.notes == ["kconfig: the layer ships no kernel config fragments"]
+def test_committed_layer_s_one_fragment_is_the_debug_variant_s(monkeypatch):
+    """The default spec's kernels are 6.18 and 6.6: without their trees, unchecked, never passed."""
+    monkeypatch.setattr(kconfig.TreeFinder, "find", lambda self, version: None)
+    ws = Workspace(ROOT)
+    assert [p.name for p in kconfig.kernel_fragments(ws)] == ["edgegenai-debug-tracing.cfg"]
+    findings = kconfig.check(ws).findings
+    assert {(f.id, f.severity) for f in findings} == {("edgegenai.kconfig.unchecked", INFO)}
+    assert len(findings) == 4  # two boards, two releases
 
 
 def test_fragment_appended_for_one_machine_is_checked_only_for_it(tmp_path, monkeypatch):

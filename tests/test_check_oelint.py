@@ -33,10 +33,11 @@ def test_release_specific_finding_names_its_release(tmp_path):
     recipe = tmp_path / "meta-edgegenai/recipes-ai/edgegenai-llama-cpp-server/edgegenai-llama-cpp-server_1.0.bb"
     recipe.write_text(recipe.read_text().replace(
         """S = "${@d.getVar('UNPACKDIR') or d.getVar('WORKDIR')}\"""", 'S = "${WORKDIR}"'))
+    line = recipe.read_text().splitlines().index('S = "${WORKDIR}"') + 1
     findings = oelint.check(Workspace(tmp_path)).findings
     assert [(f.id, f.location) for f in findings] == [(
         "edgegenai.oelint.vars.unpackdir",
-        "meta-edgegenai/recipes-ai/edgegenai-llama-cpp-server/edgegenai-llama-cpp-server_1.0.bb:20")]
+        f"meta-edgegenai/recipes-ai/edgegenai-llama-cpp-server/edgegenai-llama-cpp-server_1.0.bb:{line}")]
     assert findings[0].message.startswith("Use ${UNPACKDIR} instead of ${WORKDIR} (--release wrynose);")
 
 

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(shutil.which("shellcheck") is None,
 
 def test_committed_script_is_clean():
     outcome = shellcheck.check(Workspace(ROOT))
-    assert outcome.findings == [] and outcome.notes == ["shellcheck: 1 script(s)"]
+    assert outcome.findings == [] and outcome.notes == ["shellcheck: 2 script(s)"]
 
 
 def test_unquoted_variable_is_found(tmp_path):
@@ -34,4 +34,4 @@ def test_unquoted_variable_is_found(tmp_path):
 
 
 def test_recipes_are_not_shell_scripts():
-    assert [p.name for p in shellcheck.scripts(Workspace(ROOT))] == ["llama-server-health"]
+    assert [p.name for p in shellcheck.scripts(Workspace(ROOT))] == ["llama-server-health", "llama-server-watchdog"]

@@ -177,8 +177,8 @@ def test_by_default_a_board_runs_every_engine_it_can(catalog):
      "'raspberrypi5' (boards[0]); give one another port"),
     ({"boards": [{"name": "raspberrypi5", "accelerators": ["hailo10h"], "engines": ["hailo-genai"]},
                  "qemuarm64"],
-      "engines": {"hailo-genai": {}, "llama-cpp": {}}, "image": {"features": ["ota"]}},
-     "image.features[0]: ota waits on hailo-genai's service, which board qemuarm64 does not run; "
+      "engines": {"hailo-genai": {}, "llama-cpp": {}}, "image": {"features": ["ssh", "ota"]}},
+     "image.features[1]: ota waits on hailo-genai's service, which board qemuarm64 does not run; "
      "one spec per set of boards that run the same engines"),
     ({"engines": {"hailo-genai": {"server": {"context_size": 8192}}}},
      "engines.hailo-genai.server.context_size: the model's context is fixed when Hailo compiles it "

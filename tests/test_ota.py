@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from edgegenai import ota, rauc
+from edgegenai import debug, ota, rauc
 from edgegenai.checks.kconfig import kernel_fragments
 from edgegenai.checks.model import Workspace
 from edgegenai.errors import SpecError
@@ -66,7 +66,7 @@ def test_each_board_gets_boot_two_slots_and_data(files):
 
 
 def test_partition_sizes_come_from_the_spec(catalog):
-    raw = dict(OTA, image={"features": ["ota"], "ota": {"slot_mib": 4096, "data_mib": 512}})
+    raw = dict(OTA, image={"features": ["ssh", "ota"], "ota": {"slot_mib": 4096, "data_mib": 512}})
     wks = render(parse_spec(raw, catalog), catalog)[f"{LAYER}/files/wic/edgegenai-ota-qemuarm64.wks.in"]
     assert wks.count("--fixed-size 4096M") == 2 and "--fixed-size 512M" in wks
 
@@ -94,7 +94,7 @@ def test_a_slot_is_kept_only_once_the_server_is_healthy(files):
 
 
 def test_health_timeout_comes_from_the_spec(catalog):
-    raw = dict(OTA, image={"features": ["ota"], "ota": {"health_timeout": 90}})
+    raw = dict(OTA, image={"features": ["ssh", "ota"], "ota": {"health_timeout": 90}})
     unit = render(parse_spec(raw, catalog), catalog)[f"{LAYER}/recipes-ota/edgegenai-ota/files/{ota.HEALTH_UNIT}"]
     assert "--wait 90\n" in unit and "TimeoutStartSec=120" in unit
 
@@ -151,7 +151,8 @@ def test_the_kernel_check_skips_u_boots_fragment(files, tmp_path, catalog):
         (tmp_path / path).write_text(text)
     ws = Workspace(tmp_path)
     names = sorted(p.name for p in kernel_fragments(ws))
-    assert names == [ota.KERNEL_FRAGMENT]
+    # The kernel's: RAUC's, and the debug variant's tracing; not U-Boot's.
+    assert names == sorted([ota.KERNEL_FRAGMENT, debug.KERNEL_FRAGMENT])
 
 
 def test_the_system_bundle_is_signed_verity_of_the_image(files):
@@ -166,7 +167,7 @@ def test_the_system_bundle_is_signed_verity_of_the_image(files):
 
 
 def test_with_model_rollout_raucs_own_slots_replace_the_single_slot_backend(catalog):
-    raw = dict(OTA, image={"features": ["ota", "model-rollout"]})
+    raw = dict(OTA, image={"features": ["ssh", "ota", "model-rollout"]})
     files = render(parse_spec(raw, catalog), catalog)
     conf = files[f"{LAYER}/recipes-ota/rauc/files/qemux86-64/system.conf"]
     assert "bootloader=grub" in conf and "[artifacts.models]" in conf
@@ -179,7 +180,7 @@ def test_with_model_rollout_raucs_own_slots_replace_the_single_slot_backend(cata
 
 def test_raspberry_pi_5_on_wrynose_uses_its_bsps_u_boot(catalog):
     files = render(parse_spec({"releases": ["wrynose"], "boards": ["raspberrypi5"],
-                               "image": {"features": ["ota"]}}, catalog), catalog)
+                               "image": {"features": ["ssh", "ota"]}}, catalog), catalog)
     inc = files[f"{LAYER}/conf/distro/include/edgegenai-ota.inc"]
     assert 'RPI_USE_U_BOOT:raspberrypi5 = "1"' in inc
     assert 'PREFERRED_PROVIDER_u-boot-default-script:raspberrypi5 = "edgegenai-boot-script"' in inc
@@ -200,8 +201,8 @@ def test_raspberry_pi_5_on_scarthgap_is_refused_with_the_reason(catalog):
 
 
 def test_a_board_without_a_layout_is_refused(catalog):
-    problems = _problems({"boards": ["rock-5b"], "image": {"features": ["ota"]}}, catalog)
-    assert problems == [f"image.features[0]: ota: board 'rock-5b' (boards[0]) has no A/B layout yet; "
+    problems = _problems({"boards": ["rock-5b"], "image": {"features": ["ssh", "ota"]}}, catalog)
+    assert problems == [f"image.features[1]: ota: board 'rock-5b' (boards[0]) has no A/B layout yet; "
                         f"boards that have one: qemuarm64, qemux86-64, raspberrypi5"]
 
 
@@ -211,13 +212,13 @@ def test_a_board_without_a_layout_is_refused(catalog):
     ("health_timeout", -1), ("health_timeout", 1.5), ("health_timeout", "60\nExecStart=/bin/sh"),
 ])
 def test_ota_numbers_refuse_hostile_values_naming_the_field(catalog, field, value):
-    problems = _problems(dict(OTA, image={"features": ["ota"], "ota": {field: value}}), catalog)
+    problems = _problems(dict(OTA, image={"features": ["ssh", "ota"], "ota": {field: value}}), catalog)
     assert [p for p in problems if p.startswith(f"image.ota.{field}:")], problems
     assert all("\n" not in p for p in problems)
 
 
 def test_bundle_recipes_lists_the_system_and_model_bundles(catalog, tmp_path):
-    raw = dict(OTA, image={"features": ["ota", "model-rollout"]})
+    raw = dict(OTA, image={"features": ["ssh", "ota", "model-rollout"]})
     for path, text in render(parse_spec(raw, catalog), catalog).items():
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text(text)

@@ -58,7 +58,7 @@ def test_system_conf_has_one_read_only_slot_and_the_models_repository(files):
 
 
 def test_the_gate_request_carries_the_prompt_as_json(catalog):
-    spec = dict(ROLLOUT, image={"features": ["model-rollout"],
+    spec = dict(ROLLOUT, image={"features": ["ssh", "model-rollout"],
                                 "gate": {"prompt": "Say 'ok'; then (stop) & 50%", "max_tokens": 4}})
     out = render(parse_spec(spec, catalog), catalog)
     request = json.loads(out[f"{LAYER}/recipes-ota/edgegenai-model-rollout/files/model-gate.json"])
@@ -73,7 +73,7 @@ def test_the_gate_request_carries_the_prompt_as_json(catalog):
                                         ({"prompt": 'say "x"'}, "image.gate.prompt")])
 def test_gate_values_out_of_rule_are_refused_naming_the_field(catalog, gate, field):
     with pytest.raises(SpecError) as err:
-        parse_spec(dict(ROLLOUT, image={"features": ["model-rollout"], "gate": gate}), catalog)
+        parse_spec(dict(ROLLOUT, image={"features": ["ssh", "model-rollout"], "gate": gate}), catalog)
     assert any(p.startswith(field) for p in err.value.problems), err.value.problems
 
 
