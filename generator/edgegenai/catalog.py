@@ -616,9 +616,18 @@ class Interpreter(_Data):
 
 
 class Feature(_Data):
+    """An image feature a spec may name: OE image features, and what else it brings."""
+
     name: str
     summary: str
     image_features: List[str]
+    # Layer collections, DISTRO_FEATURES, distro settings and packages it needs,
+    # and kernel configuration every board's kernel gets with it.
+    collections: List[str] = Field(default_factory=list)
+    distro_features: List[str] = Field(default_factory=list)
+    distro_settings: Dict[str, str] = Field(default_factory=dict)
+    packages: List[str] = Field(default_factory=list)
+    kernel_config: Dict[str, str] = Field(default_factory=dict)
 
 
 class Layer(_Data):

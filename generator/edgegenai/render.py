@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Tuple
 
 import jinja2
 
-from . import debug, engines, escape, licences, remote
+from . import containers, debug, engines, escape, licences, remote
 from .accelerators import dynamic_layers, fitted, render_accelerators, runtime_versions
 from .catalog import Board, Catalog, Release, RepoPin, load_catalog
 from .models import render_models
@@ -63,6 +63,8 @@ def _layer_collections(spec: Spec, catalog: Catalog, plans: List[engines.EngineP
     Those of the engine backends and of the accelerators' runtimes.
     """
     needed = set(BASE_COLLECTIONS) | engines.collections(plans)
+    for name in spec.image.features:
+        needed.update(catalog.features[name].collections)
     for _, acc in fitted(spec, catalog):
         stack = catalog.stacks[acc.stack]
         needed.update(stack.layers)
@@ -181,6 +183,8 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     engine_layer = engines.render_engines(spec, plans, put_in_layer, copy_in_layer)
     contents: List[Tuple[str, str]] = list(engine_layer.contents)
     distro_features = {"seccomp"} | engine_layer.distro_features
+    for name in spec.image.features:
+        distro_features.update(catalog.features[name].distro_features)
 
     model_layer = render_models(spec, catalog, put_in_layer)
     contents.extend(model_layer.contents)
@@ -208,6 +212,7 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
         for machine in p.machines:
             machine_rdepends.setdefault(machine, set()).update(mine)
     rdepends = sorted(engine_layer.packages | model_packages | set(rollout_packages)
+                      | {p for name in spec.image.features for p in catalog.features[name].packages}
                       | set(ota_packages) | set(hawkbit_packages))
     put(f"{LAYER}/recipes-core/packagegroups/packagegroup-edgegenai.bb",
         "layer/recipes-core/packagegroups/packagegroup-edgegenai.bb.j2", rdepends=rdepends,
@@ -230,6 +235,7 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
 
     contents.extend(render_accelerators(spec, catalog, put_in_layer, copy_in_layer))
     contents.extend(debug.render_debug(spec, catalog, plans, put_in_layer))
+    contents.extend(containers.render_containers(spec, catalog, put_in_layer))
     if "ssh" in spec.image.features:
         contents.extend(remote.render_remote(put_in_layer))
 
@@ -237,12 +243,14 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     put(f"{LAYER}/conf/layer.conf", "layer/conf/layer.conf.j2",
         layer_depends=collections, layerseries=layerseries,
         dynamic=sorted(set(dynamic_layers(spec, catalog)) | set(ota.kernel_layers(spec, catalog))
-                       | set(debug.kernel_layers(spec, catalog))),
+                       | set(debug.kernel_layers(spec, catalog)) | set(containers.kernel_layers(spec, catalog))),
         layerdir_var=ota.wanted(spec))
     # BSP layers whose proprietary recipes the distro flags.
     licence_layers = [catalog.layers[t.layer] for t in restricted if t.layer]
     put(f"{LAYER}/conf/distro/edgegenai.conf", "layer/conf/distro/edgegenai.conf.j2",
         distro_features_append=sorted(distro_features),
+        distro_settings=sorted({k: v for name in spec.image.features
+                                for k, v in catalog.features[name].distro_settings.items()}.items()),
         preferred_versions=runtime_versions(spec, catalog), licence_layers=licence_layers,
         distro_includes=rauc.distro_includes(spec) + ota.distro_includes(spec))
     put(f"{LAYER}/classes/edgegenai_model.bbclass", "layer/classes/edgegenai_model.bbclass.j2")
