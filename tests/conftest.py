@@ -33,3 +33,20 @@ def skip_unless_ready(problems, what: str) -> None:
         if os.environ.get("EDGEGENAI_REQUIRE_BOOT") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
+
+
+def judge_on_linux_6_12(text: str, arch: str, tmp_path: Path):
+    """Findings of a kernel fragment merged onto Linux 6.12's defconfig for `arch` (skips without the tree)."""
+    from edgegenai.checks import kconfig
+    from edgegenai.checks.kernel_tree import TreeFinder
+    tree = TreeFinder().find("6.12")
+    if tree is None:
+        pytest.skip("no linux 6.12 Kconfig tree: apt-get install linux-source-6.12")
+    missing = kconfig.compiler_missing(arch)
+    if missing:
+        pytest.skip(missing)
+    path = tmp_path / "fragment.cfg"
+    path.write_text(text)
+    lines, bad = kconfig.parse_fragment(path)
+    assert bad == []
+    return lines, kconfig.judge(kconfig.KconfigCache().get(tree, arch), tree, arch, path.name, lines)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
-from edgegenai.checks import kconfig
-from edgegenai.checks.kernel_tree import TreeFinder
 from edgegenai.render import render
 from edgegenai.spec import parse_spec
+
+from conftest import judge_on_linux_6_12
 
 LAYER = "meta-edgegenai"
 FRAGMENT = "edgegenai-containers.cfg"
@@ -65,15 +63,7 @@ def test_without_the_feature_none_of_it(catalog):
 
 @pytest.mark.parametrize("arch", ["x86", "arm64"])
 def test_the_fragment_sticks_on_a_real_kernel(files, tmp_path, arch):
-    tree = TreeFinder().find("6.12")
-    if tree is None:
-        pytest.skip("no linux 6.12 Kconfig tree: apt-get install linux-source-6.12")
-    missing = kconfig.compiler_missing(arch)
-    if missing:
-        pytest.skip(missing)
-    path = tmp_path / FRAGMENT
-    path.write_text(files[f"{LAYER}/recipes-containers/linux/files/{FRAGMENT}"])
-    lines, bad = kconfig.parse_fragment(path)
-    assert bad == [] and len(lines) == 40
-    # Every option podman and crun need is set as asked once merged onto the defconfig.
-    assert kconfig.judge(kconfig.KconfigCache().get(tree, arch), tree, arch, FRAGMENT, lines) == []
+    """Every option podman and crun need is set as asked once merged onto the defconfig."""
+    lines, findings = judge_on_linux_6_12(files[f"{LAYER}/recipes-containers/linux/files/{FRAGMENT}"], arch,
+                                          tmp_path)
+    assert len(lines) == 40 and findings == []

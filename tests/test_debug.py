@@ -9,26 +9,28 @@ from pathlib import Path
 import pytest
 import yaml
 
-from edgegenai.checks import kconfig
-from edgegenai.checks.kernel_tree import TreeFinder
 from edgegenai.render import render
 from edgegenai.spec import load_spec
 
-from conftest import ROOT
+from conftest import ROOT, judge_on_linux_6_12
 
 LAYER = "meta-edgegenai"
 PG = f"{LAYER}/recipes-core/packagegroups/packagegroup-edgegenai-debug.bb"
 FRAGMENT = "edgegenai-debug-tracing.cfg"
 
 
+def _rendered(catalog, example=None):
+    return render(load_spec(ROOT / "examples" / example if example else None, catalog), catalog)
+
+
 @pytest.fixture(scope="module")
 def default(catalog):
-    return render(load_spec(None, catalog), catalog)
+    return _rendered(catalog)
 
 
 @pytest.fixture(scope="module")
 def fleet(catalog):
-    return render(load_spec(ROOT / "examples" / "hailo10h-and-cpu-boards.yaml", catalog), catalog)
+    return _rendered(catalog, "hailo10h-and-cpu-boards.yaml")
 
 
 def test_the_fragment_adds_the_override_and_the_tool_features(default):
@@ -105,17 +107,9 @@ def test_tools_from_other_layers_only_where_the_build_has_them(default):
 
 
 @pytest.mark.parametrize("arch", ["x86", "arm64"])
-def test_tracing_fragment_merges_on_a_real_kernel(default, arch):
-    tree = TreeFinder().find("6.12")
-    if tree is None:
-        pytest.skip("no linux 6.12 Kconfig tree: apt-get install linux-source-6.12")
-    missing = kconfig.compiler_missing(arch)
-    if missing:
-        pytest.skip(missing)
-    path = Path(ROOT / LAYER / "recipes-debug/linux/files" / FRAGMENT)
-    lines, bad = kconfig.parse_fragment(path)
-    assert bad == [] and len(lines) == 14
-    assert kconfig.judge(kconfig.KconfigCache().get(tree, arch), tree, arch, FRAGMENT, lines) == []
+def test_tracing_fragment_merges_on_a_real_kernel(default, arch, tmp_path):
+    lines, findings = judge_on_linux_6_12(default[f"{LAYER}/recipes-debug/linux/files/{FRAGMENT}"], arch, tmp_path)
+    assert len(lines) == 14 and findings == []
 
 
 def _buildlist(path: Path):

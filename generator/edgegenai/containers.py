@@ -13,8 +13,9 @@ against the Kconfig like the others.  What exactly is catalog data
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Set, Tuple
+from typing import Callable, List, Tuple
 
+from . import kernels
 from .catalog import Catalog, Feature
 from .spec import Spec
 
@@ -31,9 +32,7 @@ def feature(spec: Spec, catalog: Catalog):
 
 def kernel_layers(spec: Spec, catalog: Catalog) -> List[str]:
     """BSP collections whose kernel recipes get the fragment (BBFILES_DYNAMIC)."""
-    if feature(spec, catalog) is None:
-        return []
-    return sorted({catalog.boards[b.name].kernel_layer for b in spec.boards} - {"core"})
+    return kernels.layers(spec, catalog) if feature(spec, catalog) else []
 
 
 def render_containers(spec: Spec, catalog: Catalog, put: Put) -> List[Tuple[str, str]]:
@@ -41,13 +40,7 @@ def render_containers(spec: Spec, catalog: Catalog, put: Put) -> List[Tuple[str,
     feat: Feature = feature(spec, catalog)
     if feat is None:
         return []
-    kernels: Dict[str, Set[str]] = {}
-    for ref in spec.boards:
-        board = catalog.boards[ref.name]
-        kernels.setdefault(board.kernel_layer, set()).update(board.kernel_recipes())
-    for klayer, providers in sorted(kernels.items()):
-        kdir = "recipes-containers/linux" if klayer == "core" else f"dynamic-layers/{klayer}/recipes-containers/linux"
-        for provider in sorted(providers):
-            put(f"{kdir}/{provider}_%.bbappend", "layer/containers/kernel.bbappend.j2", fragment=KERNEL_FRAGMENT)
-        put(f"{kdir}/files/{KERNEL_FRAGMENT}", "layer/containers/containers.cfg.j2", config=feat.kernel_config)
+    kernels.append_everywhere(spec, catalog, put, "recipes-containers", KERNEL_FRAGMENT,
+                              "layer/containers/kernel.bbappend.j2", "layer/containers/containers.cfg.j2",
+                              config=feat.kernel_config)
     return [("recipes-containers/linux/", "the kernel options Podman and crun need, on every board")]

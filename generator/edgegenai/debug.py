@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Callable, Dict, List, Set, Tuple
 
+from . import kernels
 from .catalog import Catalog
 from .engines import EnginePlan
 from .spec import Spec
@@ -33,7 +34,7 @@ Put = Callable[..., None]
 
 def kernel_layers(spec: Spec, catalog: Catalog) -> List[str]:
     """BSP collections whose kernel recipes get the tracing fragment (BBFILES_DYNAMIC)."""
-    return sorted({catalog.boards[b.name].kernel_layer for b in spec.boards} - {"core"})
+    return kernels.layers(spec, catalog)
 
 
 def _symbols(p: EnginePlan) -> List[str]:
@@ -58,16 +59,8 @@ def render_debug(spec: Spec, catalog: Catalog, plans: List[EnginePlan], put: Put
     put(f"recipes-core/packagegroups/{PACKAGEGROUP}.bb", "layer/debug/packagegroup.bb.j2",
         override=OVERRIDE, symbols=sorted(everywhere), packages=variant.packages,
         per_machine=sorted((m, sorted(s)) for m, s in per_machine.items()))
-    kernels: Dict[str, Set[str]] = {}
-    for ref in spec.boards:
-        board = catalog.boards[ref.name]
-        kernels.setdefault(board.kernel_layer, set()).update(board.kernel_recipes())
-    for klayer, providers in sorted(kernels.items()):
-        kdir = "recipes-debug/linux" if klayer == "core" else f"dynamic-layers/{klayer}/recipes-debug/linux"
-        for provider in sorted(providers):
-            put(f"{kdir}/{provider}_%.bbappend", "layer/debug/kernel.bbappend.j2", override=OVERRIDE,
-                fragment=KERNEL_FRAGMENT)
-        put(f"{kdir}/files/{KERNEL_FRAGMENT}", "layer/debug/tracing.cfg.j2", config=variant.kernel_config)
+    kernels.append_everywhere(spec, catalog, put, "recipes-debug", KERNEL_FRAGMENT, "layer/debug/kernel.bbappend.j2",
+                              "layer/debug/tracing.cfg.j2", override=OVERRIDE, config=variant.kernel_config)
     return [(f"recipes-core/packagegroups/{PACKAGEGROUP}.bb",
              "the debug variant's tools and the engines' debug symbols (kas/opt/debug.yml only)"),
             ("recipes-debug/linux/", "the kernel's tracing options, in debug builds only")]
