@@ -167,3 +167,25 @@ def test_tensorrt_python_bindings_only_where_they_match_the_core(catalog):
     assert "d.getVarFlag('EDGEGENAI_RELEASE_RDEPENDS', d.getVar('LAYERSERIES_CORENAMES'))" in both
     wrynose = render(_spec(catalog, engines={"tensorrt": {}}, releases=["wrynose"]), catalog)[group]
     assert "python3-tensorrt" not in wrynose
+
+
+def test_kernel_appends_for_the_other_release_s_kernel_are_masked(catalog):
+    """meta-tegra's kernel recipe is renamed between releases: each release masks the other's appends."""
+    from conftest import ROOT
+    from edgegenai.spec import load_spec
+    files = render(load_spec(ROOT / "examples" / "jetson-orin.yaml", catalog), catalog)
+    conf = files["meta-edgegenai/conf/layer.conf"]
+    assert ('EDGEGENAI_RELEASE_BBMASK[wrynose] = "/dynamic-layers/[^/]+/recipes-[^/]+/linux/'
+            'linux-jammy-nvidia-tegra_%[.]bbappend$"') in conf
+    assert ('EDGEGENAI_RELEASE_BBMASK[scarthgap] = "/dynamic-layers/[^/]+/recipes-[^/]+/linux/'
+            'linux-noble-nvidia-tegra_%[.]bbappend$"') in conf
+    appends = [p for p in files if p.endswith("nvidia-tegra_%.bbappend")]
+    assert {p.rsplit("/", 1)[1] for p in appends} == {"linux-noble-nvidia-tegra_%.bbappend",
+                                                      "linux-jammy-nvidia-tegra_%.bbappend"}
+    # Each mask matches exactly the appends of the recipe it names.
+    for release, other in (("wrynose", "jammy"), ("scarthgap", "noble")):
+        pattern = re.search(rf'EDGEGENAI_RELEASE_BBMASK\[{release}\] = "([^"]*)"', conf).group(1)
+        masked = [p for p in appends if re.search(pattern, "/" + p)]
+        assert masked and all(f"linux-{other}-nvidia-tegra" in p for p in masked)
+    plain = render(load_spec(None, catalog), catalog)["meta-edgegenai/conf/layer.conf"]
+    assert "BBMASK" not in plain

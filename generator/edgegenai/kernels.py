@@ -9,7 +9,7 @@ only when the BSP is present.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Set
+from typing import Callable, Dict, List, Set, Tuple
 
 from .catalog import Catalog
 from .spec import Spec
@@ -34,3 +34,28 @@ def append_everywhere(spec: Spec, catalog: Catalog, put: Put, recipes_dir: str, 
         for provider in sorted(providers):
             put(f"{kdir}/{provider}_%.bbappend", append_template, fragment=fragment, **context)
         put(f"{kdir}/files/{fragment}", fragment_template, **context)
+
+
+def release_masks(spec: Spec, catalog: Catalog) -> List[Tuple[str, List[str]]]:
+    """(release, kernel recipes) whose appends must be masked on that release.
+
+    A BSP that renames its kernel recipe between releases (meta-tegra:
+    linux-noble-nvidia-tegra on wrynose, linux-jammy-nvidia-tegra on
+    scarthgap) gets an append for each; on a release without the recipe
+    that append would dangle, which BitBake refuses.
+    """
+    out = []
+    for release in spec.releases:
+        used, per_release = set(), set()
+        for ref in spec.boards:
+            board = catalog.boards[ref.name]
+            provider = board.kernel_provider
+            if isinstance(provider, dict):
+                per_release.update(provider.values())
+                used.add(provider.get(release))
+            else:
+                used.add(provider)
+        masked = sorted(per_release - used)
+        if masked:
+            out.append((release, masked))
+    return out

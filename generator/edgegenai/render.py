@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Tuple
 
 import jinja2
 
-from . import containers, debug, engines, escape, licences, remote
+from . import containers, debug, engines, escape, kernels, licences, remote
 from .accelerators import dynamic_layers, fitted, render_accelerators, runtime_versions
 from .catalog import Board, Catalog, Release, RepoPin, load_catalog
 from .models import render_models
@@ -244,7 +244,7 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
         layer_depends=collections, layerseries=layerseries,
         dynamic=sorted(set(dynamic_layers(spec, catalog)) | set(ota.kernel_layers(spec, catalog))
                        | set(debug.kernel_layers(spec, catalog)) | set(containers.kernel_layers(spec, catalog))),
-        layerdir_var=ota.wanted(spec))
+        layerdir_var=ota.wanted(spec), release_masks=kernels.release_masks(spec, catalog))
     # BSP layers whose proprietary recipes the distro flags.
     licence_layers = [catalog.layers[t.layer] for t in restricted if t.layer]
     put(f"{LAYER}/conf/distro/edgegenai.conf", "layer/conf/distro/edgegenai.conf.j2",
