@@ -24,11 +24,6 @@ Copy = Callable[[str, str], None]
 SYSTEM_GROUPS = ("render", "video")
 
 
-def dynamic_layers(spec: Spec, catalog: Catalog) -> List[str]:
-    """BSP collections whose kernel recipes the layer appends to (BBFILES_DYNAMIC)."""
-    return sorted({board.kernel_layer for board, _ in fitted(spec, catalog)} - {"core"})
-
-
 def fitted(spec: Spec, catalog: Catalog) -> List[Tuple[Board, Accelerator]]:
     """(board, accelerator) for every accelerator fitted to a board of the spec."""
     return [(catalog.boards[ref.name], catalog.accelerators[a.name])

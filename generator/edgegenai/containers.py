@@ -30,11 +30,6 @@ def feature(spec: Spec, catalog: Catalog):
     return catalog.features[NAME] if NAME in spec.image.features else None
 
 
-def kernel_layers(spec: Spec, catalog: Catalog) -> List[str]:
-    """BSP collections whose kernel recipes get the fragment (BBFILES_DYNAMIC)."""
-    return kernels.layers(spec, catalog) if feature(spec, catalog) else []
-
-
 def render_containers(spec: Spec, catalog: Catalog, put: Put) -> List[Tuple[str, str]]:
     """The kernel fragment and its appends; returns README rows."""
     feat: Feature = feature(spec, catalog)

@@ -32,11 +32,6 @@ KERNEL_FRAGMENT = "edgegenai-debug-tracing.cfg"
 Put = Callable[..., None]
 
 
-def kernel_layers(spec: Spec, catalog: Catalog) -> List[str]:
-    """BSP collections whose kernel recipes get the tracing fragment (BBFILES_DYNAMIC)."""
-    return kernels.layers(spec, catalog)
-
-
 def _symbols(p: EnginePlan) -> List[str]:
     """The -dbg packages of what the layer builds for an engine."""
     recipes = [p.engine.recipe] if p.engine.recipe else []

@@ -88,11 +88,6 @@ def layouts(spec: Spec, catalog: Catalog) -> List[Layout]:
     return out
 
 
-def kernel_layers(spec: Spec, catalog: Catalog) -> List[str]:
-    """BSP collections whose kernel recipes get the RAUC fragment (BBFILES_DYNAMIC)."""
-    return sorted({lay.board.kernel_layer for lay in layouts(spec, catalog)} - {"core"})
-
-
 def image_settings(spec: Spec, catalog: Catalog) -> List[Tuple[str, str, str]]:
     """(variable, operator, value) lines for the image recipe: the wic image, what it is made of."""
     lays = layouts(spec, catalog)

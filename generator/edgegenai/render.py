@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Tuple
 import jinja2
 
 from . import containers, debug, engines, escape, kernels, licences, remote
-from .accelerators import dynamic_layers, fitted, render_accelerators, runtime_versions
+from .accelerators import fitted, render_accelerators, runtime_versions
 from .catalog import Board, Catalog, Release, RepoPin, load_catalog
 from .models import render_models
 from . import hawkbit, ota, rauc, rollout
@@ -242,8 +242,9 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     layerseries = [r.layerseries for r in releases]
     put(f"{LAYER}/conf/layer.conf", "layer/conf/layer.conf.j2",
         layer_depends=collections, layerseries=layerseries,
-        dynamic=sorted(set(dynamic_layers(spec, catalog)) | set(ota.kernel_layers(spec, catalog))
-                       | set(debug.kernel_layers(spec, catalog)) | set(containers.kernel_layers(spec, catalog))),
+        # Every board's kernel gets the debug variant's append, which covers
+        # the accelerators', RAUC's and the containers' BSP kernels too.
+        dynamic=kernels.layers(spec, catalog),
         layerdir_var=ota.wanted(spec), release_masks=kernels.release_masks(spec, catalog))
     # BSP layers whose proprietary recipes the distro flags.
     licence_layers = [catalog.layers[t.layer] for t in restricted if t.layer]
