@@ -44,18 +44,11 @@ def release_masks(spec: Spec, catalog: Catalog) -> List[Tuple[str, List[str]]]:
     scarthgap) gets an append for each; on a release without the recipe
     that append would dangle, which BitBake refuses.
     """
+    providers = [catalog.boards[ref.name].kernel_provider for ref in spec.boards]
+    renamed = {name for p in providers if isinstance(p, dict) for name in p.values()}
     out = []
     for release in spec.releases:
-        used, per_release = set(), set()
-        for ref in spec.boards:
-            board = catalog.boards[ref.name]
-            provider = board.kernel_provider
-            if isinstance(provider, dict):
-                per_release.update(provider.values())
-                used.add(provider.get(release))
-            else:
-                used.add(provider)
-        masked = sorted(per_release - used)
-        if masked:
-            out.append((release, masked))
+        used = {p.get(release) if isinstance(p, dict) else p for p in providers}
+        if renamed - used:
+            out.append((release, sorted(renamed - used)))
     return out

@@ -18,7 +18,7 @@ from typing import Dict, List
 
 from . import licences, memory
 from .catalog import Catalog
-from .render import board_pins
+from .render import board_pins, layer_collections
 from .spec import Spec
 
 
@@ -86,6 +86,7 @@ def _accelerator(catalog: Catalog, name: str) -> dict:
 def make(spec: Spec, catalog: Catalog) -> dict:
     """The plan of a valid spec (see the module's docstring)."""
     devices: List[dict] = []
+    collections = layer_collections(spec, catalog)
     for ref in spec.boards:
         board = catalog.boards[ref.name]
         flags = [{"flag": t.flag, "fragment": f"kas/opt/{t.flag}.yml"}
@@ -100,7 +101,8 @@ def make(spec: Spec, catalog: Catalog) -> dict:
                 "accelerators": [_accelerator(catalog, a.name) for a in ref.accelerators],
                 "features": list(spec.image.features),
                 "licence_flags": flags,
-                "layers": [{"repo": n, "url": u, "commit": c} for n, u, c in board_pins(spec, catalog, board, release)],
+                "layers": [{"repo": n, "url": u, "commit": c}
+                           for n, u, c in board_pins(catalog, collections, board, release)],
             })
     return {"project": spec.project, "image": spec.image.name, "devices": devices}
 

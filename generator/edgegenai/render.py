@@ -123,10 +123,17 @@ def patch_files(releases: List[Release]) -> List[Tuple[str, str]]:
     return sorted({(name, p) for r in releases for name, pin in r.repos.items() for p in pin.patches})
 
 
-def board_pins(spec: Spec, catalog: Catalog, board: Board, release: Release) -> List[Tuple[str, str, str]]:
-    """(repo, url, commit) of every upstream repository a build of `board` on `release` uses."""
-    collections = _layer_collections(spec, catalog, engines.plan(spec, catalog)) + list(board.layers)
-    return [(name, repo["url"], repo["commit"]) for name, repo in _repos(release, catalog, collections)]
+def layer_collections(spec: Spec, catalog: Catalog) -> List[str]:
+    """The collections the layer depends on (its LAYERDEPENDS), for a spec."""
+    return _layer_collections(spec, catalog, engines.plan(spec, catalog))
+
+
+def board_pins(catalog: Catalog, collections: List[str], board: Board,
+               release: Release) -> List[Tuple[str, str, str]]:
+    """(repo, url, commit) of every upstream repository a build of `board` on `release` uses,
+    given the layer's own collections (`layer_collections`)."""
+    return [(name, repo["url"], repo["commit"])
+            for name, repo in _repos(release, catalog, collections + list(board.layers))]
 
 
 def _board_repos(board: Board, catalog: Catalog) -> List[Tuple[str, List[str]]]:
