@@ -190,8 +190,9 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     engine_layer = engines.render_engines(spec, plans, put_in_layer, copy_in_layer)
     contents: List[Tuple[str, str]] = list(engine_layer.contents)
     distro_features = {"seccomp"} | engine_layer.distro_features
-    for name in spec.image.features:
-        distro_features.update(catalog.features[name].distro_features)
+    features = [catalog.features[name] for name in spec.image.features]
+    for feature in features:
+        distro_features.update(feature.distro_features)
 
     model_layer = render_models(spec, catalog, put_in_layer)
     contents.extend(model_layer.contents)
@@ -219,14 +220,13 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
         for machine in p.machines:
             machine_rdepends.setdefault(machine, set()).update(mine)
     rdepends = sorted(engine_layer.packages | model_packages | set(rollout_packages)
-                      | {p for name in spec.image.features for p in catalog.features[name].packages}
+                      | {p for feature in features for p in feature.packages}
                       | set(ota_packages) | set(hawkbit_packages))
     put(f"{LAYER}/recipes-core/packagegroups/packagegroup-edgegenai.bb",
         "layer/recipes-core/packagegroups/packagegroup-edgegenai.bb.j2", rdepends=rdepends,
         release_rdepends=sorted((r, sorted(p)) for r, p in engine_layer.release_packages.items()),
         machine_rdepends=sorted((m, sorted(p)) for m, p in machine_rdepends.items()))
-    image_features = sorted({f for name in spec.image.features
-                             for f in catalog.features[name].image_features})
+    image_features = sorted({f for feature in features for f in feature.image_features})
     qemu_memory = [(b.machine, b.memory_mb) for b in boards if b.qemu]
     put(f"{LAYER}/recipes-core/images/{spec.image.name}.bb", "layer/recipes-core/images/image.bb.j2",
         image_install=["packagegroup-core-boot", "packagegroup-edgegenai"]
@@ -234,7 +234,7 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
         + ["${CORE_IMAGE_EXTRA_INSTALL}"],
         image_features=image_features, qemu_memory=sorted(qemu_memory),
         ota_settings=ota.image_settings(spec, catalog), debug_packagegroup=debug.PACKAGEGROUP,
-        **{**remote.image_context(), **({} if "ssh" in spec.image.features else {"remote_recipe": None})},
+        **remote.image_context(),
         services=[p.engine.name for p in servers], served=[p.model.name for p in servers],
         engines=[p.engine.name for p in plans])
     contents.append(("recipes-core/packagegroups/", "packagegroup-edgegenai"))
@@ -243,8 +243,8 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     contents.extend(render_accelerators(spec, catalog, put_in_layer, copy_in_layer))
     contents.extend(debug.render_debug(spec, catalog, plans, put_in_layer))
     contents.extend(containers.render_containers(spec, catalog, put_in_layer))
-    if "ssh" in spec.image.features:
-        contents.extend(remote.render_remote(put_in_layer))
+    # Every spec has ssh (spec.check_meaning): every image is reached this way.
+    contents.extend(remote.render_remote(put_in_layer))
 
     layerseries = [r.layerseries for r in releases]
     put(f"{LAYER}/conf/layer.conf", "layer/conf/layer.conf.j2",
@@ -257,8 +257,7 @@ def render(spec: Spec, catalog: Catalog | None = None) -> Dict[str, str]:
     licence_layers = [catalog.layers[t.layer] for t in restricted if t.layer]
     put(f"{LAYER}/conf/distro/edgegenai.conf", "layer/conf/distro/edgegenai.conf.j2",
         distro_features_append=sorted(distro_features),
-        distro_settings=sorted({k: v for name in spec.image.features
-                                for k, v in catalog.features[name].distro_settings.items()}.items()),
+        distro_settings=sorted({k: v for feature in features for k, v in feature.distro_settings.items()}.items()),
         preferred_versions=runtime_versions(spec, catalog), licence_layers=licence_layers,
         distro_includes=rauc.distro_includes(spec) + ota.distro_includes(spec))
     put(f"{LAYER}/classes/edgegenai_model.bbclass", "layer/classes/edgegenai_model.bbclass.j2")
