@@ -51,7 +51,6 @@ def command(wide, as_json):
                                          for r in runs if r[0] == b.name]}
                                for b in sorted(catalog.boards.values(), key=lambda b: b.name)], indent=2))
         return
-    show = (lambda rows, header: table(rows, header)) if wide else fit
     if not wide:
         rows = [[b.name, b.arch, ", ".join(b.releases), ", ".join(b.capabilities)]
                 for b in sorted(catalog.boards.values(), key=lambda b: b.name)]
@@ -65,7 +64,7 @@ def command(wide, as_json):
     rows = [[b.name, b.machine, b.arch, ", ".join(b.releases), ", ".join(b.capabilities),
              "yes" if b.qemu else "no", b.description]
             for b in sorted(catalog.boards.values(), key=lambda b: b.name)]
-    click.echo(show(rows, ["BOARD", "MACHINE", "ARCH", "RELEASES", "CAPABILITIES", "QEMU", "DESCRIPTION"]))
+    click.echo(table(rows, ["BOARD", "MACHINE", "ARCH", "RELEASES", "CAPABILITIES", "QEMU", "DESCRIPTION"]))
     engines = []
     for engine in sorted(catalog.engines.values(), key=lambda e: e.name):
         rows = sorted(engine.backends.items()) or [("-", None)]
